@@ -1,0 +1,47 @@
+"""Shared fixtures: rendered views of the procedural street with exact depth and poses."""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from pipelines import street_scene
+
+
+def pose_vector(transform: np.ndarray) -> np.ndarray:
+    """4x4 reference->source transform -> [tx, ty, tz, wx, wy, wz] (float64, via scipy)."""
+    return np.concatenate([transform[:3, 3], Rotation.from_matrix(transform[:3, :3]).as_rotvec()])
+
+
+class RenderedPair:
+    """A reference view with exact depth and source views at known poses."""
+
+    def __init__(self, height, width, motions, seed=0):
+        self.height, self.width = height, width
+        self.intrinsics = street_scene.kitti_like_intrinsics(height, width)
+        scene = street_scene.default_street(seed)
+        ref_pose = street_scene.camera_pose([0.0, 0.0, 0.0])
+        self.ref_image, self.ref_depth = street_scene.render(scene, ref_pose, self.intrinsics, height, width)
+        self.src_images, self.true_poses = [], []
+        for position, yaw in motions:
+            src_pose = street_scene.camera_pose(position, yaw=yaw)
+            self.src_images.append(street_scene.render(scene, src_pose, self.intrinsics, height, width)[0])
+            self.true_poses.append(pose_vector(street_scene.relative_pose(ref_pose, src_pose)))
+
+    def batch(self, indices):
+        n = len(indices)
+        return (np.repeat(self.ref_image[None], n, 0),
+                np.stack([self.src_images[i] for i in indices]),
+                np.repeat((1.0 / self.ref_depth)[None, ..., None], n, 0),
+                np.repeat(self.intrinsics[None].astype(np.float32), n, 0))
+
+
+@pytest.fixture(scope="session")
+def street_pair():
+    """64x208 views: forward 1 m with 2 deg yaw (the issue's case), and two other motions."""
+    motions = [([0.03, 0.0, 1.0], np.deg2rad(2.0)),
+               ([-0.1, 0.02, 0.7], np.deg2rad(-1.0)),
+               ([0.0, 0.0, 1.3], np.deg2rad(3.0))]
+    return RenderedPair(64, 208, motions)

@@ -1,0 +1,163 @@
+"""DirectVisualOdometry: recovers known motions of a rendered street, gradients, robustness."""
+import numpy as np
+import pytest
+import tensorflow as tf
+from scipy.spatial.transform import Rotation
+
+from ddvo_tf import geometry
+from ddvo_tf.ddvo import DirectVisualOdometry, image_gradients, solve_pose, warp_jacobian
+from ddvo_tf.sampling import bilinear_sample
+
+
+def pose_errors(estimated, true):
+    """(relative translation error, rotation error in degrees)."""
+    t_err = np.linalg.norm(estimated[:3] - true[:3]) / np.linalg.norm(true[:3])
+    r_err = (Rotation.from_rotvec(estimated[3:]) * Rotation.from_rotvec(true[3:]).inv()).magnitude()
+    return t_err, np.rad2deg(r_err)
+
+
+@pytest.mark.parametrize("weight_hessian", [True, False])
+def test_recovers_forward_motion_with_yaw_from_identity(street_pair, weight_hessian):
+    ref, src, inv_depth, intrinsics = street_pair.batch([0])
+    layer = DirectVisualOdometry(num_levels=5, num_iterations=10, weight_hessian=weight_hessian)
+    pose = layer(ref, src, inv_depth, intrinsics).numpy()[0]
+    true = street_pair.true_poses[0]
+    assert abs(true[2]) > 0.99 and np.rad2deg(abs(true[4])) > 1.9   # ~1 m forward, ~2 deg yaw
+    t_err, r_err = pose_errors(pose, true)
+    assert t_err < 0.02, (pose, true)
+    assert r_err < 0.1, (pose, true)
+
+
+def test_noisy_initial_pose_converges_at_finest_level(street_pair):
+    ref, src, inv_depth, intrinsics = street_pair.batch([0])
+    true = street_pair.true_poses[0]
+    init = true + np.array([0.04, -0.03, 0.06, 0.004, -0.006, 0.003])
+    init_t_err, init_r_err = pose_errors(init, true)
+    pose, diagnostics = solve_pose(ref, src, inv_depth, intrinsics, init_pose=init[None].astype(np.float32),
+                                   num_levels=1, num_iterations=10)
+    t_err, r_err = pose_errors(pose.numpy()[0], true)
+    assert init_t_err > 0.05 and init_r_err > 0.4
+    assert t_err < 0.02 and r_err < 0.1
+    assert not diagnostics["fallback"].numpy()[0]
+
+
+def test_batch_equals_one_at_a_time(street_pair):
+    layer = DirectVisualOdometry(num_levels=5, num_iterations=10)
+    batched = layer(*street_pair.batch([0, 1, 2])).numpy()
+    for index in range(3):
+        single = layer(*street_pair.batch([index])).numpy()[0]
+        np.testing.assert_allclose(batched[index], single, atol=2e-5)
+        t_err, r_err = pose_errors(batched[index], street_pair.true_poses[index])
+        assert t_err < 0.03 and r_err < 0.15, index
+
+
+def test_tf_function_and_xla_give_the_eager_pose(street_pair):
+    ref, src, inv_depth, intrinsics = street_pair.batch([1])
+    layer = DirectVisualOdometry(num_levels=3, num_iterations=4)
+    eager = layer(ref, src, inv_depth, intrinsics).numpy()
+    graph = tf.function(layer)(ref, src, inv_depth, intrinsics).numpy()
+    xla = tf.function(layer, jit_compile=True)(ref, src, inv_depth, intrinsics).numpy()
+    np.testing.assert_allclose(graph, eager, atol=1e-5)
+    np.testing.assert_allclose(xla, eager, atol=1e-4)
+
+
+def test_jacobian_matches_finite_differences_of_the_warp():
+    rng = np.random.default_rng(0)
+    intrinsics = tf.constant([[[40.0, 0, 15.3], [0, 38.0, 9.6], [0, 0, 1]]], tf.float64)
+    inv_depth = tf.constant(rng.uniform(0.05, 0.8, (1, 20, 30, 1)))
+    rays = geometry.pixel_rays(intrinsics, 20, 30)
+    jac_x, jac_y = warp_jacobian(rays, inv_depth, intrinsics)
+    analytic = tf.stack([jac_x, jac_y], axis=-2).numpy()    # [1, H, W, 2, 6]
+    eps = 1e-7
+    for k in range(6):
+        delta = np.zeros((1, 6))
+        delta[0, k] = eps
+        plus, _ = geometry.warp_coordinates(inv_depth, tf.constant(delta), intrinsics)
+        minus, _ = geometry.warp_coordinates(inv_depth, tf.constant(-delta), intrinsics)
+        numeric = (plus.numpy() - minus.numpy()) / (2 * eps)
+        np.testing.assert_allclose(analytic[..., k], numeric, atol=1e-5)
+
+
+def test_image_gradients_central_differences():
+    ramp = np.tile(np.arange(8.0)[None, :], (5, 1)) * 0.1
+    grad_x, grad_y = image_gradients(tf.constant(ramp[None, ..., None]))
+    np.testing.assert_allclose(grad_x.numpy()[0, :, 1:-1, 0], 0.1, atol=1e-12)
+    np.testing.assert_allclose(grad_x.numpy()[0, :, 0, 0], 0.05, atol=1e-12)  # half difference
+    np.testing.assert_allclose(grad_y.numpy(), 0.0, atol=1e-12)
+
+
+def test_gradient_reaches_inverse_depth_and_matches_finite_differences(street_pair):
+    # A float64 32x104 crop-free downscale of the street, 2 levels, 3 iterations per level.
+    ref, src, inv_depth, intrinsics = street_pair.batch([0])
+    small = lambda x: tf.nn.avg_pool2d(tf.constant(x, tf.float64), 2, 2, "VALID")
+    ref64, src64, inv64 = small(ref), small(src), small(inv_depth)
+    k64 = geometry.pyramid_intrinsics(tf.constant(intrinsics, tf.float64), 1)
+    pixels = [(20, 30), (25, 80), (10, 50), (28, 60)]
+    base = inv64.numpy()
+    index = np.array(pixels)
+
+    def loss_of(values):
+        update = tf.scatter_nd(np.c_[np.zeros(len(pixels), int), index, np.zeros(len(pixels), int)],
+                               values - base[0, index[:, 0], index[:, 1], 0], base.shape)
+        inv = tf.constant(base) + update
+        pose, _ = solve_pose(ref64, src64, inv, k64, num_levels=2, num_iterations=3)
+        # Scalar photometric loss of the DDVO pose (reference vs. warped source), as in training.
+        coords, _ = geometry.warp_coordinates(inv, pose, k64)
+        warped, mask = bilinear_sample(src64, coords)
+        return tf.reduce_sum(tf.abs(warped - ref64) * mask) / tf.reduce_sum(mask) + tf.reduce_sum(pose ** 2)
+
+    start = tf.constant(base[0, index[:, 0], index[:, 1], 0])
+    theoretical, numerical = tf.test.compute_gradient(loss_of, [start], delta=1e-6)
+    assert np.abs(theoretical[0]).max() > 1e-4
+    np.testing.assert_allclose(theoretical[0], numerical[0], rtol=1e-3, atol=1e-6)
+
+
+def test_gradient_flows_through_the_pose_alone(street_pair):
+    # d pose / d inverse depth (the second term of Eq. 8) is non-zero and finite.
+    ref, src, inv_depth, intrinsics = street_pair.batch([0])
+    inv = tf.Variable(inv_depth)
+    with tf.GradientTape() as tape:
+        pose, _ = solve_pose(ref, src, inv, intrinsics, num_levels=3, num_iterations=5)
+        target = tf.reduce_sum(pose[:, :3])
+    grad = tape.gradient(target, inv).numpy()
+    assert np.all(np.isfinite(grad)) and np.abs(grad).max() > 0
+
+
+@pytest.mark.parametrize("case", ["textureless", "out_of_view", "zero_depth"])
+def test_degenerate_inputs_stay_finite_and_fall_back(case):
+    height, width = 32, 104
+    intrinsics = np.repeat(np.array([[[60.0, 0, 51.5], [0, 60.0, 15.5], [0, 0, 1]]], np.float32), 2, 0)
+    rng = np.random.default_rng(0)
+    ref = rng.random((2, height, width, 3)).astype(np.float32)
+    src = rng.random((2, height, width, 3)).astype(np.float32)
+    inv_depth = np.full((2, height, width, 1), 0.2, np.float32)
+    init = np.zeros((2, 6), np.float32)
+    if case == "textureless":
+        ref = np.full_like(ref, 0.5)
+        src = np.full_like(src, 0.5)
+        init[:, 2] = 0.3
+    elif case == "out_of_view":
+        init[:, 0] = 500.0
+    else:
+        inv_depth[:] = 0.0
+    inv_var = tf.Variable(inv_depth)
+    with tf.GradientTape() as tape:
+        pose, diagnostics = solve_pose(ref, src, inv_var, intrinsics, init_pose=init, num_levels=3,
+                                       num_iterations=4)
+        total = tf.reduce_sum(pose)
+    grad = tape.gradient(total, inv_var)
+    assert np.all(np.isfinite(pose.numpy()))
+    assert grad is None or np.all(np.isfinite(grad.numpy()))
+    if case in ("textureless", "out_of_view"):
+        np.testing.assert_array_equal(pose.numpy(), init)
+        assert np.all(diagnostics["fallback"].numpy())
+
+
+def test_layer_config_round_trip_and_argument_checks():
+    layer = DirectVisualOdometry(num_levels=3, num_iterations=7, weight_hessian=False, name="dvo")
+    clone = DirectVisualOdometry.from_config(layer.get_config())
+    assert (clone.num_levels, clone.num_iterations, clone.weight_hessian) == (3, 7, False)
+    with pytest.raises(ValueError, match="too many"):
+        layer(tf.zeros([1, 4, 8, 3]), tf.zeros([1, 4, 8, 3]), tf.ones([1, 4, 8, 1]), tf.eye(3, batch_shape=[1]))
+    with pytest.raises(ValueError, match="height and width"):
+        layer(tf.zeros([1, 32, 32, 3]), tf.zeros([1, 32, 16, 3]), tf.ones([1, 32, 32, 1]), tf.eye(3, batch_shape=[1]))

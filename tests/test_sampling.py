@@ -1,0 +1,90 @@
+"""bilinear_sample against a float64 numpy reference; gradients by finite differences."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from ddvo_tf.sampling import bilinear_sample
+
+
+def reference_sample(image, coords):
+    """Loop-free numpy bilinear sampling with tfa.image.resampler semantics (zero outside)."""
+    batch, height, width, _ = image.shape
+    x, y = coords[..., 0], coords[..., 1]
+    x0, y0 = np.floor(x).astype(int), np.floor(y).astype(int)
+    out = np.zeros(coords.shape[:3] + (image.shape[-1],))
+    b = np.arange(batch)[:, None, None]
+    for dx in (0, 1):
+        for dy in (0, 1):
+            xi, yi = x0 + dx, y0 + dy
+            weight = (1 - np.abs(x - xi)) * (1 - np.abs(y - yi))
+            valid = (xi >= 0) & (xi < width) & (yi >= 0) & (yi < height)
+            values = image[b, np.clip(yi, 0, height - 1), np.clip(xi, 0, width - 1)]
+            out += np.where(valid, weight, 0.0)[..., None] * values
+    mask = (x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)
+    return out, mask[..., None].astype(float)
+
+
+def test_matches_numpy_reference_inside_and_outside():
+    rng = np.random.default_rng(0)
+    image = rng.random((3, 9, 13, 2))
+    coords = np.stack([rng.uniform(-3, 15, (3, 7, 11)), rng.uniform(-3, 11, (3, 7, 11))], -1)
+    values, mask = bilinear_sample(tf.constant(image), tf.constant(coords))
+    expected_values, expected_mask = reference_sample(image, coords)
+    np.testing.assert_allclose(values.numpy(), expected_values, atol=1e-12)
+    np.testing.assert_array_equal(mask.numpy(), expected_mask)
+
+
+def test_integer_coordinates_reproduce_pixels_and_borders():
+    rng = np.random.default_rng(1)
+    image = rng.random((1, 5, 6, 3)).astype(np.float32)
+    xs, ys = np.meshgrid(np.arange(6.0), np.arange(5.0))
+    values, mask = bilinear_sample(image, np.stack([xs, ys], -1)[None].astype(np.float32))
+    np.testing.assert_allclose(values.numpy(), image, atol=1e-7)
+    assert np.all(mask.numpy() == 1)
+    # Half a pixel outside: half the border value (the missing neighbour weighs zero), not in view.
+    values, mask = bilinear_sample(image, np.array([[[[-0.5, 2.0]]]], np.float32))
+    np.testing.assert_allclose(values.numpy()[0, 0, 0], 0.5 * image[0, 2, 0], atol=1e-7)
+    assert mask.numpy()[0, 0, 0, 0] == 0
+
+
+def test_non_finite_coordinates_give_zero():
+    image = tf.ones([1, 4, 4, 1])
+    coords = tf.constant([[[[np.nan, 1.0], [np.inf, 1.0], [1e30, -1e30]]]], tf.float32)
+    values, mask = bilinear_sample(image, coords)
+    np.testing.assert_array_equal(values.numpy(), 0.0)
+    np.testing.assert_array_equal(mask.numpy(), 0.0)
+
+
+def _coords_away_from_kinks(rng, shape, width, height):
+    # Finite differences are only valid away from integer coordinates (kinks of the bilinear form).
+    x = rng.integers(-1, width, shape) + rng.uniform(0.2, 0.8, shape)
+    y = rng.integers(-1, height, shape) + rng.uniform(0.2, 0.8, shape)
+    return np.stack([x, y], -1)
+
+
+def test_gradients_match_finite_differences():
+    rng = np.random.default_rng(2)
+    image = rng.random((2, 5, 6, 2))
+    coords = _coords_away_from_kinks(rng, (2, 3, 4), 6, 5)
+    theoretical, numerical = tf.test.compute_gradient(
+        lambda img, xy: bilinear_sample(img, xy)[0], [tf.constant(image), tf.constant(coords)], delta=1e-6)
+    np.testing.assert_allclose(theoretical[0], numerical[0], atol=1e-8)
+    np.testing.assert_allclose(theoretical[1], numerical[1], atol=1e-8)
+    assert np.abs(theoretical[1]).max() > 0.05  # the coordinate gradient is not trivially zero
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_tf_function_and_xla_agree_with_eager(jit):
+    rng = np.random.default_rng(3)
+    image = tf.constant(rng.random((2, 8, 10, 3)), tf.float32)
+    coords = tf.constant(rng.uniform(-2, 11, (2, 4, 5, 2)), tf.float32)
+    compiled = tf.function(bilinear_sample, jit_compile=jit)
+    got, got_mask = compiled(image, coords)
+    want, want_mask = bilinear_sample(image, coords)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-6)
+    np.testing.assert_array_equal(got_mask.numpy(), want_mask.numpy())
+
+
+def test_bad_shapes_are_reported():
+    with pytest.raises(ValueError, match="coords"):
+        bilinear_sample(tf.zeros([1, 4, 4, 1]), tf.zeros([1, 4, 4, 3]))
