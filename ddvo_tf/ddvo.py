@@ -25,9 +25,10 @@ Algorithm, per pyramid level (coarsest first; 2x2 average pooling, :func:`geomet
    whose start pose is never improved on returns it unchanged, so texture-less or fully
    out-of-view inputs fall back to the initial pose; ``diagnostics["fallback"]`` reports it.
 
-With ``weight_hessian=True`` (default) ``H = J^T M J`` is recomputed each iteration from the current
-in-view mask: the exact Gauss-Newton step for the masked cost of Eq. 13.  ``False`` reproduces the
-authors' code (``H`` from all pixels, precomputed once per level); BUILD_NOTES.md compares both.
+With ``weight_hessian=False`` (default, as in the authors' code) ``H`` comes from all pixels and is
+factorised once per level.  ``True`` recomputes ``H = J^T M J`` each iteration from the current
+in-view mask, the exact Gauss-Newton step for the masked cost of Eq. 13; it is slightly more
+accurate and about 1.75x slower forward+backward (BUILD_NOTES.md compares both).
 The 6x6 solve is Jacobi-scaled and damped (``H_s = S H S + lambda I``, ``S = diag(H)^-1/2``) so it
 is always positive definite and never produces NaN.
 
@@ -43,7 +44,7 @@ import keras
 import tensorflow as tf
 
 from ddvo_tf import geometry
-from ddvo_tf.sampling import bilinear_sample
+from ddvo_tf.sampling import neighbourhoods, sample_neighbourhoods
 
 _ABS_EPS = 1e-8
 
@@ -96,30 +97,35 @@ class _Level:
 
     def __init__(self, ref_image, src_image, inv_depth, intrinsics, weight_hessian, damping):
         self.ref_image = ref_image
-        self.src_image = src_image
+        self.src_neighbourhoods = neighbourhoods(src_image)
         self.inv_depth = inv_depth
         self.intrinsics = intrinsics
         self.weight_hessian = weight_hessian
         self.damping = damping
         batch = tf.shape(ref_image)[0]
         height, width, channels = ref_image.shape[1], ref_image.shape[2], ref_image.shape[3]
-        self.rays = geometry.pixel_rays(intrinsics, height, width)
-        grad_x, grad_y = image_gradients(ref_image)
-        jac_x, jac_y = warp_jacobian(self.rays, inv_depth, intrinsics)
-        # Rows stacked over pixels and colour channels: [B, H*W*C, 6].
-        jacobian = grad_x[..., None] * jac_x[:, :, :, None, :] + grad_y[..., None] * jac_y[:, :, :, None, :]
-        self.jacobian = tf.reshape(jacobian, [batch, height * width * channels, 6])
         self.channels = channels
-        if not weight_hessian:
-            hessian = tf.einsum("bnk,bnl->bkl", self.jacobian, self.jacobian)
-            self.chol, self.scale = _scaled_cholesky(hessian, damping)
+        rays = geometry.pixel_rays(intrinsics, height, width)
+        grad_x, grad_y = image_gradients(ref_image)
+        jac_x, jac_y = warp_jacobian(rays, inv_depth, intrinsics)
+        # Rows stacked over pixels and colour channels: [B, H*W, C, 6].
+        jacobian = tf.reshape(grad_x[..., None] * jac_x[:, :, :, None, :]
+                              + grad_y[..., None] * jac_y[:, :, :, None, :],
+                              [batch, height * width, channels, 6])
+        self.jacobian = tf.reshape(jacobian, [batch, height * width * channels, 6])
+        # The in-view mask is per pixel, so H = sum_pixels mask * (sum_channels J_c J_c^T): keep the
+        # per-pixel 6x6 blocks and each iteration's H is one [HW] x [HW, 36] product.
+        per_pixel = tf.einsum("bpck,bpcl->bpkl", jacobian, jacobian)
+        if weight_hessian:
+            self.pixel_hessians = tf.reshape(per_pixel, [batch, height * width, 36])
+        else:
+            self.chol, self.scale = _scaled_cholesky(tf.reduce_sum(per_pixel, axis=1), damping)
 
     def residual(self, rotation, translation):
-        """``I'_p - I``, the in-view mask and the mean squared in-view residual ``[B]`` (``inf`` when
-        no pixel is in view, so such a pose is never preferred)."""
-        points = geometry.transform_rays(self.rays, self.inv_depth, rotation, translation)
-        coords, in_front = geometry.project(points, self.intrinsics)
-        warped, in_view = bilinear_sample(self.src_image, coords)
+        """``I'_p - I`` (zero outside the mask), the in-view mask and the mean squared in-view
+        residual ``[B]`` (``inf`` when no pixel is in view, so such a pose is never preferred)."""
+        coords, in_front = geometry.transform_pixels(self.inv_depth, rotation, translation, self.intrinsics)
+        warped, in_view = sample_neighbourhoods(self.src_neighbourhoods, coords)
         mask = in_view * in_front
         residual = (warped - self.ref_image) * mask
         count = tf.reduce_sum(mask, axis=[1, 2, 3]) * float(self.channels)
@@ -131,13 +137,10 @@ class _Level:
     def step(self, residual, mask):
         """Gauss-Newton pose ``delta [B, 6]`` that moves the reference onto the warped source."""
         batch = tf.shape(residual)[0]
-        flat_residual = tf.reshape(residual, [batch, -1])
-        rhs = tf.einsum("bnk,bn->bk", self.jacobian, flat_residual)
+        rhs = tf.einsum("bnk,bn->bk", self.jacobian, tf.reshape(residual, [batch, -1]))
         if self.weight_hessian:
-            flat_mask = tf.reshape(tf.broadcast_to(mask, tf.shape(residual)), [batch, -1])
-            masked_jacobian = self.jacobian * flat_mask[..., None]
-            hessian = tf.einsum("bnk,bnl->bkl", masked_jacobian, self.jacobian)
-            chol, scale = _scaled_cholesky(hessian, self.damping)
+            hessian = tf.einsum("bp,bpq->bq", tf.reshape(mask, [batch, -1]), self.pixel_hessians)
+            chol, scale = _scaled_cholesky(tf.reshape(hessian, [batch, 6, 6]), self.damping)
         else:
             chol, scale = self.chol, self.scale
         return _solve(chol, scale, rhs)
@@ -179,7 +182,7 @@ def _solve_level(level: _Level, rotation, translation, num_iterations):
 
 def solve_pose(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.Tensor,
                intrinsics: tf.Tensor, init_pose: Optional[tf.Tensor] = None, num_levels: int = 5,
-               num_iterations: int = 10, weight_hessian: bool = True, damping: float = 1e-4
+               num_iterations: int = 10, weight_hessian: bool = False, damping: float = 1e-4
                ) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
     """Functional form of :class:`DirectVisualOdometry`; returns ``(pose [B, 6], diagnostics)``.
 
@@ -249,10 +252,16 @@ class DirectVisualOdometry(keras.layers.Layer):
       weight_hessian: re-weight ``H`` by the in-view mask each iteration (exact Gauss-Newton);
         ``False`` follows the authors' code.
       damping: ``lambda`` added to the Jacobi-scaled 6x6 system.
+      jit_compile: run the solve (and its gradient) as one XLA cluster.  On the 2-core CPU this
+        is 3-4x faster than the plain graph (BUILD_NOTES.md); set False to debug.
     """
 
-    def __init__(self, num_levels: int = 5, num_iterations: int = 10, weight_hessian: bool = True,
-                 damping: float = 1e-4, **kwargs):
+    def __init__(self, num_levels: int = 5, num_iterations: int = 10, weight_hessian: bool = False,
+                 damping: float = 1e-4, jit_compile: bool = True, **kwargs):
+        # The solve always runs in float32, also under a mixed-precision policy (a 6x6 normal
+        # equation over ~10^5 rows is not safe in float16).
+        kwargs["dtype"] = "float32"
+        kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
         if num_levels < 1 or num_iterations < 0:
             raise ValueError(f"need num_levels >= 1 and num_iterations >= 0, got {num_levels}, "
@@ -261,12 +270,19 @@ class DirectVisualOdometry(keras.layers.Layer):
         self.num_iterations = num_iterations
         self.weight_hessian = weight_hessian
         self.damping = damping
+        self.jit_compile = jit_compile
+        self._compiled = tf.function(self._solve, jit_compile=True, reduce_retracing=True)
 
-    def solve(self, ref_image, src_image, ref_inv_depth, intrinsics, init_pose=None):
-        """Like ``__call__`` but also returns the diagnostics dict of :func:`solve_pose`."""
+    def _solve(self, ref_image, src_image, ref_inv_depth, intrinsics, init_pose=None):
         return solve_pose(ref_image, src_image, ref_inv_depth, intrinsics, init_pose,
                           num_levels=self.num_levels, num_iterations=self.num_iterations,
                           weight_hessian=self.weight_hessian, damping=self.damping)
+
+    def solve(self, ref_image, src_image, ref_inv_depth, intrinsics, init_pose=None):
+        """Like ``__call__`` but also returns the diagnostics dict of :func:`solve_pose`."""
+        solve = self._compiled if self.jit_compile else self._solve
+        cast = lambda x: None if x is None else tf.cast(x, tf.float32)
+        return solve(cast(ref_image), cast(src_image), cast(ref_inv_depth), cast(intrinsics), cast(init_pose))
 
     def call(self, ref_image, src_image, ref_inv_depth, intrinsics, init_pose=None):
         pose, _ = self.solve(ref_image, src_image, ref_inv_depth, intrinsics, init_pose)
@@ -278,5 +294,6 @@ class DirectVisualOdometry(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(num_levels=self.num_levels, num_iterations=self.num_iterations,
-                      weight_hessian=self.weight_hessian, damping=self.damping)
+                      weight_hessian=self.weight_hessian, damping=self.damping,
+                      jit_compile=self.jit_compile)
         return config

@@ -173,6 +173,40 @@ def transform_rays(rays: tf.Tensor, inv_depth: tf.Tensor, rotation: tf.Tensor,
     return rotated + inv_depth * translation[:, None, None, :]
 
 
+def inverse_intrinsics(intrinsics: tf.Tensor) -> tf.Tensor:
+    """Closed-form inverse of upper-triangular ``intrinsics [..., 3, 3]`` (with skew)."""
+    fx, fy = intrinsics[..., 0, 0], intrinsics[..., 1, 1]
+    skew_term, cx, cy = intrinsics[..., 0, 1], intrinsics[..., 0, 2], intrinsics[..., 1, 2]
+    zero, one = tf.zeros_like(fx), tf.ones_like(fx)
+    return tf.stack([tf.stack([1.0 / fx, -skew_term / (fx * fy), (skew_term * cy - cx * fy) / (fx * fy)], -1),
+                     tf.stack([zero, 1.0 / fy, -cy / fy], -1),
+                     tf.stack([zero, zero, one], -1)], axis=-2)
+
+
+def transform_pixels(inv_depth: tf.Tensor, rotation: tf.Tensor, translation: tf.Tensor,
+                     intrinsics: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Eq. 9-10 in pixel units: ``x' = < K R K^-1 x + d K t >`` for every reference pixel ``x``.
+
+    ``inv_depth [B, H, W, 1]``, ``rotation [B, 3, 3]``, ``translation [B, 3]``, ``intrinsics
+    [B, 3, 3]``.  Folding ``K R K^-1`` into one 3x3 matrix makes the per-pixel work a handful of
+    multiply-adds.  Returns source pixel coordinates ``[B, H, W, 2]`` and the in-front mask of
+    :func:`project`.
+    """
+    with tf.name_scope("transform_pixels"):
+        height, width = inv_depth.shape[1], inv_depth.shape[2]
+        homography = tf.matmul(intrinsics, tf.matmul(rotation, inverse_intrinsics(intrinsics)))
+        offset = tf.linalg.matvec(intrinsics, translation)
+        grid = pixel_grid(height, width, inv_depth.dtype)
+        xs, ys = grid[None, ..., 0], grid[None, ..., 1]
+        d = inv_depth[..., 0]
+        m = homography[:, :, :, None, None]
+        points = [m[:, i, 0] * xs + m[:, i, 1] * ys + m[:, i, 2] + d * offset[:, i, None, None]
+                  for i in range(3)]
+        identity = tf.eye(3, batch_shape=[1], dtype=inv_depth.dtype)
+        # ``points`` are already in pixel units; project with the identity "intrinsics".
+        return project(tf.stack(points, axis=-1), identity)
+
+
 def warp_coordinates(inv_depth: tf.Tensor, pose: tf.Tensor, intrinsics: tf.Tensor
                      ) -> tuple[tf.Tensor, tf.Tensor]:
     """Eq. 9-10: where each reference pixel lands in the source image.
@@ -182,10 +216,7 @@ def warp_coordinates(inv_depth: tf.Tensor, pose: tf.Tensor, intrinsics: tf.Tenso
     mask ``[B, H, W, 1]`` of :func:`project`.
     """
     with tf.name_scope("warp_coordinates"):
-        height, width = inv_depth.shape[1], inv_depth.shape[2]
-        rays = pixel_rays(intrinsics, height, width)
-        points = transform_rays(rays, inv_depth, so3_exp(pose[:, 3:]), pose[:, :3])
-        return project(points, intrinsics)
+        return transform_pixels(inv_depth, so3_exp(pose[:, 3:]), pose[:, :3], intrinsics)
 
 
 def resize_intrinsics(intrinsics: tf.Tensor, scale_x: tf.Tensor | float, scale_y: tf.Tensor | float,

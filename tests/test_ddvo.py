@@ -19,7 +19,8 @@ def pose_errors(estimated, true):
 @pytest.mark.parametrize("weight_hessian", [True, False])
 def test_recovers_forward_motion_with_yaw_from_identity(street_pair, weight_hessian):
     ref, src, inv_depth, intrinsics = street_pair.batch([0])
-    layer = DirectVisualOdometry(num_levels=5, num_iterations=10, weight_hessian=weight_hessian)
+    layer = DirectVisualOdometry(num_levels=5, num_iterations=10, weight_hessian=weight_hessian,
+                                 jit_compile=False)
     pose = layer(ref, src, inv_depth, intrinsics).numpy()[0]
     true = street_pair.true_poses[0]
     assert abs(true[2]) > 0.99 and np.rad2deg(abs(true[4])) > 1.9   # ~1 m forward, ~2 deg yaw
@@ -42,21 +43,26 @@ def test_noisy_initial_pose_converges_at_finest_level(street_pair):
 
 
 def test_batch_equals_one_at_a_time(street_pair):
-    layer = DirectVisualOdometry(num_levels=5, num_iterations=10)
-    batched = layer(*street_pair.batch([0, 1, 2])).numpy()
+    # In float64 the batch elements must agree to round-off; in float32 reduction order differs
+    # between batch sizes and ten Gauss-Newton steps amplify it a little.
+    layer = DirectVisualOdometry(num_levels=5, num_iterations=10)   # float32, XLA
+    as64 = lambda arrays: [a.astype(np.float64) for a in arrays]
+    batched = solve_pose(*as64(street_pair.batch([0, 1, 2])))[0].numpy()
+    batched32 = layer(*street_pair.batch([0, 1, 2])).numpy()
     for index in range(3):
-        single = layer(*street_pair.batch([index])).numpy()[0]
-        np.testing.assert_allclose(batched[index], single, atol=2e-5)
+        single = solve_pose(*as64(street_pair.batch([index])))[0].numpy()[0]
+        np.testing.assert_allclose(batched[index], single, atol=1e-9)
+        np.testing.assert_allclose(batched32[index], single, atol=2e-3)
         t_err, r_err = pose_errors(batched[index], street_pair.true_poses[index])
         assert t_err < 0.03 and r_err < 0.15, index
 
 
 def test_tf_function_and_xla_give_the_eager_pose(street_pair):
     ref, src, inv_depth, intrinsics = street_pair.batch([1])
-    layer = DirectVisualOdometry(num_levels=3, num_iterations=4)
+    layer = DirectVisualOdometry(num_levels=3, num_iterations=4, jit_compile=False)
     eager = layer(ref, src, inv_depth, intrinsics).numpy()
     graph = tf.function(layer)(ref, src, inv_depth, intrinsics).numpy()
-    xla = tf.function(layer, jit_compile=True)(ref, src, inv_depth, intrinsics).numpy()
+    xla = DirectVisualOdometry(num_levels=3, num_iterations=4)(ref, src, inv_depth, intrinsics).numpy()
     np.testing.assert_allclose(graph, eager, atol=1e-5)
     np.testing.assert_allclose(xla, eager, atol=1e-4)
 
@@ -154,9 +160,10 @@ def test_degenerate_inputs_stay_finite_and_fall_back(case):
 
 
 def test_layer_config_round_trip_and_argument_checks():
-    layer = DirectVisualOdometry(num_levels=3, num_iterations=7, weight_hessian=False, name="dvo")
+    layer = DirectVisualOdometry(num_levels=3, num_iterations=7, weight_hessian=True, jit_compile=False,
+                                 name="dvo")
     clone = DirectVisualOdometry.from_config(layer.get_config())
-    assert (clone.num_levels, clone.num_iterations, clone.weight_hessian) == (3, 7, False)
+    assert (clone.num_levels, clone.num_iterations, clone.weight_hessian, clone.jit_compile) == (3, 7, True, False)
     with pytest.raises(ValueError, match="too many"):
         layer(tf.zeros([1, 4, 8, 3]), tf.zeros([1, 4, 8, 3]), tf.ones([1, 4, 8, 1]), tf.eye(3, batch_shape=[1]))
     with pytest.raises(ValueError, match="height and width"):

@@ -1,0 +1,96 @@
+"""DDVO speed: forward and forward+backward per pair, eager vs tf.function vs XLA.
+
+    python -m bench.bench_ddvo [--height=128 --width=416] [--batches=1,8] [--levels=5,1]
+                               [--modes=eager,function,xla] [--repeats=5] [--output=...]
+
+Inputs are two rendered views of the built-in street (forward 1 m, 2 deg yaw) with the true
+inverse depth, replicated over the batch.  "first call" includes tracing/compilation; "ms/pair"
+is the median of the following calls divided by the batch size.  Peak RSS is the process-wide
+peak so far (monotone over rows).  Reference point (issue 2): the authors' PyTorch DDVO on this
+2-core CPU, 5 levels, takes about 70 ms forward and 180 ms forward+backward per pair.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import tensorflow as tf
+from absl import app, flags
+
+from bench.common import machine_info, peak_rss_mib, print_table, time_call, write_json
+from ddvo_tf.ddvo import DirectVisualOdometry
+from pipelines import street_scene
+
+FLAGS = flags.FLAGS
+flags.DEFINE_integer("height", 128, "image height")
+flags.DEFINE_integer("width", 416, "image width")
+flags.DEFINE_list("batches", ["1", "8"], "batch sizes")
+flags.DEFINE_list("levels", ["5", "1"], "pyramid levels (5: from identity; 1: hybrid mode)")
+flags.DEFINE_list("modes", ["eager", "function", "xla"], "execution modes")
+flags.DEFINE_integer("iterations", 10, "Gauss-Newton iterations per level")
+flags.DEFINE_integer("repeats", 5, "timed calls per row (after the first)")
+flags.DEFINE_bool("weight_hessian", False, "DirectVisualOdometry(weight_hessian=...)")
+flags.DEFINE_string("output", "bench/results/ddvo.json", "JSON output path")
+
+
+def _inputs(height, width, batch):
+    intrinsics = street_scene.kitti_like_intrinsics(height, width)
+    scene = street_scene.default_street(0)
+    ref, depth = street_scene.render(scene, street_scene.camera_pose([0, 0, 0]), intrinsics, height, width)
+    src, _ = street_scene.render(scene, street_scene.camera_pose([0.03, 0, 1.0], yaw=np.deg2rad(2)),
+                                 intrinsics, height, width)
+    tile = lambda x: tf.constant(np.repeat(x[None], batch, 0).astype(np.float32))
+    return tile(ref), tile(src), tile((1.0 / depth)[..., None]), tile(intrinsics)
+
+
+def main(argv):
+    del argv
+    rows = []
+    cache = {}
+    for batch in map(int, FLAGS.batches):
+        for levels in map(int, FLAGS.levels):
+            layer = DirectVisualOdometry(num_levels=levels, num_iterations=FLAGS.iterations,
+                                         weight_hessian=FLAGS.weight_hessian)
+            if batch not in cache:
+                cache[batch] = _inputs(FLAGS.height, FLAGS.width, batch)
+            ref, src, inv_depth, intrinsics = cache[batch]
+            inv_var = tf.Variable(inv_depth)
+
+            def forward():
+                return layer(ref, src, inv_var, intrinsics)
+
+            def forward_backward():
+                with tf.GradientTape() as tape:
+                    pose = layer(ref, src, inv_var, intrinsics)
+                    loss = tf.reduce_sum(pose * tf.constant([1.0, 1, 1, 10, 10, 10]))
+                return tape.gradient(loss, inv_var)
+
+            for mode in FLAGS.modes:
+                for name, fn in (("fwd", forward), ("fwd+bwd", forward_backward)):
+                    if mode == "function":
+                        fn = tf.function(fn)
+                    elif mode == "xla":
+                        fn = tf.function(fn, jit_compile=True)
+                    repeats = max(1, FLAGS.repeats // 2) if mode == "eager" else FLAGS.repeats
+                    run = lambda: tf.nest.map_structure(lambda t: t.numpy(), fn())
+                    first, median = time_call(run, repeats)
+                    row = {"batch": batch, "levels": levels, "mode": mode, "pass": name,
+                           "first_call_s": first, "ms_per_pair": 1000 * median / batch,
+                           "pairs_per_s": batch / median, "peak_rss_mib": peak_rss_mib()}
+                    rows.append(row)
+                    print(row, flush=True)
+    columns = ["batch", "levels", "mode", "pass", "first_call_s", "ms_per_pair", "pairs_per_s",
+               "peak_rss_mib"]
+    print()
+    print_table(rows, columns)
+    write_json(FLAGS.output, {"benchmark": "ddvo", "machine": machine_info(),
+                              "settings": {"height": FLAGS.height, "width": FLAGS.width,
+                                           "iterations": FLAGS.iterations,
+                                           "weight_hessian": FLAGS.weight_hessian},
+                              "rows": rows})
+
+
+if __name__ == "__main__":
+    app.run(main)
