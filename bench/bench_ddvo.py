@@ -28,7 +28,8 @@ flags.DEFINE_integer("height", 128, "image height")
 flags.DEFINE_integer("width", 416, "image width")
 flags.DEFINE_list("batches", ["1", "8"], "batch sizes")
 flags.DEFINE_list("levels", ["5", "1"], "pyramid levels (5: from identity; 1: hybrid mode)")
-flags.DEFINE_list("modes", ["eager", "function", "xla"], "execution modes")
+flags.DEFINE_list("modes", ["eager", "function", "xla"], "execution modes: eager (op by op), "
+                  "function (tf.function graph), xla (the layer's jit_compile=True, its default)")
 flags.DEFINE_integer("iterations", 10, "Gauss-Newton iterations per level")
 flags.DEFINE_integer("repeats", 5, "timed calls per row (after the first)")
 flags.DEFINE_bool("weight_hessian", False, "DirectVisualOdometry(weight_hessian=...)")
@@ -51,28 +52,31 @@ def main(argv):
     cache = {}
     for batch in map(int, FLAGS.batches):
         for levels in map(int, FLAGS.levels):
-            layer = DirectVisualOdometry(num_levels=levels, num_iterations=FLAGS.iterations,
-                                         weight_hessian=FLAGS.weight_hessian)
             if batch not in cache:
                 cache[batch] = _inputs(FLAGS.height, FLAGS.width, batch)
             ref, src, inv_depth, intrinsics = cache[batch]
             inv_var = tf.Variable(inv_depth)
 
-            def forward():
-                return layer(ref, src, inv_var, intrinsics)
-
-            def forward_backward():
-                with tf.GradientTape() as tape:
-                    pose = layer(ref, src, inv_var, intrinsics)
-                    loss = tf.reduce_sum(pose * tf.constant([1.0, 1, 1, 10, 10, 10]))
-                return tape.gradient(loss, inv_var)
-
             for mode in FLAGS.modes:
+                # eager: op by op; function: a tf.function graph; xla: the layer's own XLA
+                # compilation of the solve and of its gradient (its default) inside a
+                # tf.function, as in a training step.
+                layer = DirectVisualOdometry(num_levels=levels, num_iterations=FLAGS.iterations,
+                                             weight_hessian=FLAGS.weight_hessian,
+                                             jit_compile=(mode == "xla"))
+
+                def forward():
+                    return layer(ref, src, inv_var, intrinsics)
+
+                def forward_backward():
+                    with tf.GradientTape() as tape:
+                        pose = layer(ref, src, inv_var, intrinsics)
+                        loss = tf.reduce_sum(pose * tf.constant([1.0, 1, 1, 10, 10, 10]))
+                    return tape.gradient(loss, inv_var)
+
                 for name, fn in (("fwd", forward), ("fwd+bwd", forward_backward)):
-                    if mode == "function":
+                    if mode != "eager":
                         fn = tf.function(fn)
-                    elif mode == "xla":
-                        fn = tf.function(fn, jit_compile=True)
                     repeats = max(1, FLAGS.repeats // 2) if mode == "eager" else FLAGS.repeats
                     run = lambda: tf.nest.map_structure(lambda t: t.numpy(), fn())
                     first, median = time_call(run, repeats)

@@ -271,18 +271,59 @@ class DirectVisualOdometry(keras.layers.Layer):
         self.weight_hessian = weight_hessian
         self.damping = damping
         self.jit_compile = jit_compile
-        self._compiled = tf.function(self._solve, jit_compile=True, reduce_retracing=True)
+        self._compiled_forward = tf.function(self._forward, jit_compile=True, reduce_retracing=True)
+        self._compiled_vjp = tf.function(self._vjp, jit_compile=True, reduce_retracing=True)
 
-    def _solve(self, ref_image, src_image, ref_inv_depth, intrinsics, init_pose=None):
-        return solve_pose(ref_image, src_image, ref_inv_depth, intrinsics, init_pose,
-                          num_levels=self.num_levels, num_iterations=self.num_iterations,
-                          weight_hessian=self.weight_hessian, damping=self.damping)
+    def _forward(self, ref_image, src_image, ref_inv_depth, intrinsics, init_pose):
+        pose, info = solve_pose(ref_image, src_image, ref_inv_depth, intrinsics, init_pose,
+                                num_levels=self.num_levels, num_iterations=self.num_iterations,
+                                weight_hessian=self.weight_hessian, damping=self.damping)
+        return pose, info["cost"], info["in_view_fraction"], tf.cast(info["fallback"], pose.dtype)
+
+    def _vjp(self, ref_image, src_image, ref_inv_depth, intrinsics, init_pose, upstream):
+        with tf.GradientTape() as tape:
+            tape.watch([ref_inv_depth, init_pose])
+            pose = self._forward(ref_image, src_image, ref_inv_depth, intrinsics, init_pose)[0]
+        return tape.gradient(pose, [ref_inv_depth, init_pose], output_gradients=upstream)
+
+    def _solve_compiled(self, ref_image, src_image, ref_inv_depth, intrinsics, init_pose):
+        # A jit-compiled function may not hand the while-loop accumulators of its gradient across
+        # the XLA boundary, so the forward pass is compiled alone and the backward pass recomputes
+        # it inside a second compiled function (one extra forward, both fully fused).
+        @tf.custom_gradient
+        def solve(inv_depth, init):
+            # stop_gradient: no tape may record the compiled forward (its own gradient is below).
+            outputs = self._compiled_forward(*(tf.stop_gradient(x) for x in (
+                ref_image, src_image, inv_depth, intrinsics, init)))
+
+            def grad(upstream_pose, *unused_upstream):
+                return self._compiled_vjp(ref_image, src_image, inv_depth, intrinsics, init,
+                                          upstream_pose)
+
+            return outputs, grad
+
+        return solve(ref_inv_depth, init_pose)
 
     def solve(self, ref_image, src_image, ref_inv_depth, intrinsics, init_pose=None):
-        """Like ``__call__`` but also returns the diagnostics dict of :func:`solve_pose`."""
-        solve = self._compiled if self.jit_compile else self._solve
-        cast = lambda x: None if x is None else tf.cast(x, tf.float32)
-        return solve(cast(ref_image), cast(src_image), cast(ref_inv_depth), cast(intrinsics), cast(init_pose))
+        """Like ``__call__`` but also returns the diagnostics dict of :func:`solve_pose`.
+
+        Gradients flow to ``ref_inv_depth`` and ``init_pose`` (Eq. 8).  With ``jit_compile`` the
+        images and intrinsics are treated as data (no gradient), which is all training needs.
+        """
+        ref_image, src_image, ref_inv_depth, intrinsics = (
+            tf.cast(x, tf.float32) for x in (ref_image, src_image, ref_inv_depth, intrinsics))
+        if not self.jit_compile:
+            return solve_pose(ref_image, src_image, ref_inv_depth, intrinsics,
+                              None if init_pose is None else tf.cast(init_pose, tf.float32),
+                              num_levels=self.num_levels, num_iterations=self.num_iterations,
+                              weight_hessian=self.weight_hessian, damping=self.damping)
+        if init_pose is None:
+            # T(0) is exactly the identity, so this matches solve_pose(init_pose=None).
+            init_pose = tf.zeros([tf.shape(ref_image)[0], 6], tf.float32)
+        pose, cost, in_view, fallback = self._solve_compiled(
+            ref_image, src_image, ref_inv_depth, intrinsics, tf.cast(init_pose, tf.float32))
+        return pose, {"cost": tf.stop_gradient(cost), "in_view_fraction": tf.stop_gradient(in_view),
+                      "fallback": tf.cast(tf.stop_gradient(fallback), tf.bool)}
 
     def call(self, ref_image, src_image, ref_inv_depth, intrinsics, init_pose=None):
         pose, _ = self.solve(ref_image, src_image, ref_inv_depth, intrinsics, init_pose)
