@@ -161,23 +161,26 @@ def _select(better, new, old):
 
 def _solve_level(level: _Level, rotation, translation, num_iterations):
     """Run ``num_iterations`` updates from ``(rotation, translation)``; return the best iterate,
-    its cost, and whether it improved on the start pose.  Each iterate is scored once."""
+    its cost and in-view fraction, and whether it improved on the start pose.  Each iterate is
+    scored once."""
     residual, mask, start_cost = level.residual(rotation, translation)
+    in_view = lambda m: tf.reduce_mean(m, axis=[1, 2, 3])
 
-    def body(i, rot, trans, residual, mask, best_rot, best_trans, best_cost):
+    def body(i, rot, trans, residual, mask, best_rot, best_trans, best_cost, best_in_view):
         rot, trans = _compose_inverse_step(rot, trans, level.step(residual, mask))
         residual, mask, cost = level.residual(rot, trans)
         better = cost < best_cost
         best_rot = _select(better, rot, best_rot)
         best_trans = _select(better, trans, best_trans)
         best_cost = tf.where(better, cost, best_cost)
-        return i + 1, rot, trans, residual, mask, best_rot, best_trans, best_cost
+        best_in_view = tf.where(better, in_view(mask), best_in_view)
+        return i + 1, rot, trans, residual, mask, best_rot, best_trans, best_cost, best_in_view
 
     loop_vars = (tf.constant(0), rotation, translation, residual, mask, rotation, translation,
-                 start_cost)
-    *_, best_rot, best_trans, best_cost = tf.while_loop(
+                 start_cost, in_view(mask))
+    *_, best_rot, best_trans, best_cost, best_in_view = tf.while_loop(
         lambda i, *_: i < num_iterations, body, loop_vars, maximum_iterations=num_iterations)
-    return best_rot, best_trans, best_cost, best_cost < start_cost
+    return best_rot, best_trans, best_cost, best_in_view, best_cost < start_cost
 
 
 def solve_pose(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.Tensor,
@@ -225,10 +228,9 @@ def solve_pose(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.Ten
             with tf.name_scope(f"level_{index}"):
                 level = _Level(refs[index], srcs[index], inv_depths[index],
                                geometry.pyramid_intrinsics(intrinsics, index), weight_hessian, damping)
-                rotation, translation, cost, level_improved = _solve_level(
+                rotation, translation, cost, in_view, level_improved = _solve_level(
                     level, rotation, translation, num_iterations)
                 improved = improved | level_improved
-        _, mask, _ = level.residual(rotation, translation)
         pose = tf.concat([translation, geometry.so3_log(rotation)], axis=-1)
         if init_pose is not None:
             # Exact pass-through (no exp/log round-off) when nothing improved on the start.
@@ -236,7 +238,7 @@ def solve_pose(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.Ten
         else:
             pose = _select(improved, pose, tf.zeros_like(pose))
         diagnostics = {"cost": cost,
-                       "in_view_fraction": tf.reduce_mean(mask, axis=[1, 2, 3]),
+                       "in_view_fraction": in_view,
                        "fallback": tf.logical_not(improved)}
         return pose, diagnostics
 

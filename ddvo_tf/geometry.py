@@ -163,16 +163,6 @@ def project(points: tf.Tensor, intrinsics: tf.Tensor, min_depth: float = 1e-6
         return coords, tf.cast(in_front, points.dtype)[..., None]
 
 
-def transform_rays(rays: tf.Tensor, inv_depth: tf.Tensor, rotation: tf.Tensor,
-                   translation: tf.Tensor) -> tf.Tensor:
-    """``R x~ + d t`` (Eq. 9 before projection): reference points in the source camera, scaled by d.
-
-    ``rays [B, H, W, 3]``, ``inv_depth [B, H, W, 1]``, ``rotation [B, 3, 3]``, ``translation [B, 3]``.
-    """
-    rotated = tf.einsum("bij,bhwj->bhwi", rotation, rays)
-    return rotated + inv_depth * translation[:, None, None, :]
-
-
 def inverse_intrinsics(intrinsics: tf.Tensor) -> tf.Tensor:
     """Closed-form inverse of upper-triangular ``intrinsics [..., 3, 3]`` (with skew)."""
     fx, fy = intrinsics[..., 0, 0], intrinsics[..., 1, 1]

@@ -40,6 +40,9 @@ def test_noisy_initial_pose_converges_at_finest_level(street_pair):
     assert init_t_err > 0.05 and init_r_err > 0.4
     assert t_err < 0.02 and r_err < 0.1
     assert not diagnostics["fallback"].numpy()[0]
+    # Moving 1 m forward, the borders of the reference leave the source view.
+    assert 0.5 < diagnostics["in_view_fraction"].numpy()[0] < 0.95
+    assert 0 < diagnostics["cost"].numpy()[0] < 0.01
 
 
 def test_batch_equals_one_at_a_time(street_pair):
@@ -157,6 +160,9 @@ def test_degenerate_inputs_stay_finite_and_fall_back(case):
     if case in ("textureless", "out_of_view"):
         np.testing.assert_array_equal(pose.numpy(), init)
         assert np.all(diagnostics["fallback"].numpy())
+    if case == "out_of_view":
+        np.testing.assert_array_equal(diagnostics["in_view_fraction"].numpy(), 0.0)
+        assert np.all(np.isinf(diagnostics["cost"].numpy()))
 
 
 def test_layer_config_round_trip_and_argument_checks():
