@@ -63,17 +63,19 @@ def warp_jacobian(rays: tf.Tensor, inv_depth: tf.Tensor, intrinsics: tf.Tensor
     """``dW/dp`` at the identity pose for every pixel: two ``[B, H, W, 6]`` tensors (x and y rows).
 
     With ``x~ = (u, v, 1)`` and ``W = K <R x~ + d t>``, a small pose ``(dt, dw)`` moves the scaled
-    point by ``d dt + dw x x~``, hence
-    ``dx/dp = fx [d, 0, -d u, -u v, 1 + u^2, -v]`` and ``dy/dp = fy [0, d, -d v, -(1 + v^2), u v, u]``.
+    point by ``d dt + dw x x~``, so the normalised coordinates move by
+    ``du/dp = [d, 0, -d u, -u v, 1 + u^2, -v]`` and ``dv/dp = [0, d, -d v, -(1 + v^2), u v, u]``;
+    in pixels ``dx = fx du + s dv`` (``s`` the skew, 0 for every dataset here) and ``dy = fy dv``.
     """
     u, v = rays[..., 0], rays[..., 1]
     d = inv_depth[..., 0]
     zero = tf.zeros_like(u)
+    du = tf.stack([d, zero, -d * u, -u * v, 1.0 + u * u, -v], axis=-1)
+    dv = tf.stack([zero, d, -d * v, -(1.0 + v * v), u * v, u], axis=-1)
     fx = intrinsics[:, 0, 0, None, None, None]
+    skew = intrinsics[:, 0, 1, None, None, None]
     fy = intrinsics[:, 1, 1, None, None, None]
-    jac_x = fx * tf.stack([d, zero, -d * u, -u * v, 1.0 + u * u, -v], axis=-1)
-    jac_y = fy * tf.stack([zero, d, -d * v, -(1.0 + v * v), u * v, u], axis=-1)
-    return jac_x, jac_y
+    return fx * du + skew * dv, fy * dv
 
 
 def _scaled_cholesky(hessian: tf.Tensor, damping: float) -> tuple[tf.Tensor, tf.Tensor]:
@@ -276,10 +278,14 @@ class DirectVisualOdometry(keras.layers.Layer):
         self._compiled_forward = tf.function(self._forward, jit_compile=True, reduce_retracing=True)
         self._compiled_vjp = tf.function(self._vjp, jit_compile=True, reduce_retracing=True)
 
+    def _solve_pose(self, ref_image, src_image, ref_inv_depth, intrinsics, init_pose):
+        return solve_pose(ref_image, src_image, ref_inv_depth, intrinsics, init_pose,
+                          num_levels=self.num_levels, num_iterations=self.num_iterations,
+                          weight_hessian=self.weight_hessian, damping=self.damping)
+
     def _forward(self, ref_image, src_image, ref_inv_depth, intrinsics, init_pose):
-        pose, info = solve_pose(ref_image, src_image, ref_inv_depth, intrinsics, init_pose,
-                                num_levels=self.num_levels, num_iterations=self.num_iterations,
-                                weight_hessian=self.weight_hessian, damping=self.damping)
+        # Flat float outputs: what tf.custom_gradient and the XLA boundary accept.
+        pose, info = self._solve_pose(ref_image, src_image, ref_inv_depth, intrinsics, init_pose)
         return pose, info["cost"], info["in_view_fraction"], tf.cast(info["fallback"], pose.dtype)
 
     def _vjp(self, ref_image, src_image, ref_inv_depth, intrinsics, init_pose, upstream):
@@ -315,10 +321,8 @@ class DirectVisualOdometry(keras.layers.Layer):
         ref_image, src_image, ref_inv_depth, intrinsics = (
             tf.cast(x, tf.float32) for x in (ref_image, src_image, ref_inv_depth, intrinsics))
         if not self.jit_compile:
-            return solve_pose(ref_image, src_image, ref_inv_depth, intrinsics,
-                              None if init_pose is None else tf.cast(init_pose, tf.float32),
-                              num_levels=self.num_levels, num_iterations=self.num_iterations,
-                              weight_hessian=self.weight_hessian, damping=self.damping)
+            return self._solve_pose(ref_image, src_image, ref_inv_depth, intrinsics,
+                                    None if init_pose is None else tf.cast(init_pose, tf.float32))
         if init_pose is None:
             # T(0) is exactly the identity, so this matches solve_pose(init_pose=None).
             init_pose = tf.zeros([tf.shape(ref_image)[0], 6], tf.float32)

@@ -122,20 +122,23 @@ def pixel_grid(height: int, width: int, dtype: tf.DType = tf.float32) -> tf.Tens
     return tf.stack([xs, ys], axis=-1)
 
 
-def pixel_rays(intrinsics: tf.Tensor, height: int, width: int) -> tf.Tensor:
-    """Normalised rays ``x~ = K^-1 [x, y, 1]^T`` of every pixel, shape ``[B, H, W, 3]`` (z = 1).
+def inverse_intrinsics(intrinsics: tf.Tensor) -> tf.Tensor:
+    """Closed-form inverse of upper-triangular ``intrinsics [..., 3, 3]`` (with skew)."""
+    fx, fy = intrinsics[..., 0, 0], intrinsics[..., 1, 1]
+    skew_term, cx, cy = intrinsics[..., 0, 1], intrinsics[..., 0, 2], intrinsics[..., 1, 2]
+    zero, one = tf.zeros_like(fx), tf.ones_like(fx)
+    return tf.stack([tf.stack([1.0 / fx, -skew_term / (fx * fy), (skew_term * cy - cx * fy) / (fx * fy)], -1),
+                     tf.stack([zero, 1.0 / fy, -cy / fy], -1),
+                     tf.stack([zero, zero, one], -1)], axis=-2)
 
-    Uses the closed form of ``K^-1`` for a pinhole ``K`` with zero skew (KITTI, Cityscapes and
-    everything this project builds), so no matrix inverse enters the gradient.
-    """
+
+def pixel_rays(intrinsics: tf.Tensor, height: int, width: int) -> tf.Tensor:
+    """Normalised rays ``x~ = K^-1 [x, y, 1]^T`` of every pixel, shape ``[B, H, W, 3]`` (z = 1)."""
     with tf.name_scope("pixel_rays"):
         intrinsics = tf.convert_to_tensor(intrinsics)
-        fx, fy = intrinsics[:, 0, 0], intrinsics[:, 1, 1]
-        cx, cy = intrinsics[:, 0, 2], intrinsics[:, 1, 2]
         grid = pixel_grid(height, width, intrinsics.dtype)
-        u = (grid[None, ..., 0] - cx[:, None, None]) / fx[:, None, None]
-        v = (grid[None, ..., 1] - cy[:, None, None]) / fy[:, None, None]
-        return tf.stack([u, v, tf.ones_like(u)], axis=-1)
+        pixels = tf.concat([grid, tf.ones_like(grid[..., :1])], axis=-1)
+        return tf.einsum("bij,hwj->bhwi", inverse_intrinsics(intrinsics), pixels)
 
 
 def backproject(inv_depth: tf.Tensor, intrinsics: tf.Tensor) -> tf.Tensor:
@@ -161,16 +164,6 @@ def project(points: tf.Tensor, intrinsics: tf.Tensor, min_depth: float = 1e-6
         cx, cy = intrinsics[:, 0, 2, None, None], intrinsics[:, 1, 2, None, None]
         coords = tf.stack([fx * x / safe_z + cx, fy * y / safe_z + cy], axis=-1)
         return coords, tf.cast(in_front, points.dtype)[..., None]
-
-
-def inverse_intrinsics(intrinsics: tf.Tensor) -> tf.Tensor:
-    """Closed-form inverse of upper-triangular ``intrinsics [..., 3, 3]`` (with skew)."""
-    fx, fy = intrinsics[..., 0, 0], intrinsics[..., 1, 1]
-    skew_term, cx, cy = intrinsics[..., 0, 1], intrinsics[..., 0, 2], intrinsics[..., 1, 2]
-    zero, one = tf.zeros_like(fx), tf.ones_like(fx)
-    return tf.stack([tf.stack([1.0 / fx, -skew_term / (fx * fy), (skew_term * cy - cx * fy) / (fx * fy)], -1),
-                     tf.stack([zero, 1.0 / fy, -cy / fy], -1),
-                     tf.stack([zero, zero, one], -1)], axis=-2)
 
 
 def transform_pixels(inv_depth: tf.Tensor, rotation: tf.Tensor, translation: tf.Tensor,

@@ -68,11 +68,15 @@ def test_tf_function_and_xla_give_the_eager_pose(street_pair):
     xla = DirectVisualOdometry(num_levels=3, num_iterations=4)(ref, src, inv_depth, intrinsics).numpy()
     np.testing.assert_allclose(graph, eager, atol=1e-5)
     np.testing.assert_allclose(xla, eager, atol=1e-4)
+    # ... and that shared pose is the motion, not a trivially shared identity.
+    t_err, r_err = pose_errors(eager[0], street_pair.true_poses[1])
+    assert t_err < 0.05 and r_err < 0.2
 
 
 def test_jacobian_matches_finite_differences_of_the_warp():
     rng = np.random.default_rng(0)
-    intrinsics = tf.constant([[[40.0, 0, 15.3], [0, 38.0, 9.6], [0, 0, 1]]], tf.float64)
+    # With a skew term, so the pixel-x row must include s * dv/dp.
+    intrinsics = tf.constant([[[40.0, 0.7, 15.3], [0, 38.0, 9.6], [0, 0, 1]]], tf.float64)
     inv_depth = tf.constant(rng.uniform(0.05, 0.8, (1, 20, 30, 1)))
     rays = geometry.pixel_rays(intrinsics, 20, 30)
     jac_x, jac_y = warp_jacobian(rays, inv_depth, intrinsics)
