@@ -214,8 +214,9 @@ def resize_intrinsics(intrinsics: tf.Tensor, scale_x: tf.Tensor | float, scale_y
     with tf.name_scope("resize_intrinsics"):
         intrinsics = tf.convert_to_tensor(intrinsics)
         dtype = intrinsics.dtype
-        sx = tf.cast(scale_x, dtype)
-        sy = tf.cast(scale_y, dtype)
+        # convert with a hint first: tf.cast of a Python float would round it to float32
+        sx = tf.cast(tf.convert_to_tensor(scale_x, dtype_hint=dtype), dtype)
+        sy = tf.cast(tf.convert_to_tensor(scale_y, dtype_hint=dtype), dtype)
         offset = tf.constant(0.5 if half_pixel_centers else 0.0, dtype)
         fx = intrinsics[..., 0, 0] * sx
         fy = intrinsics[..., 1, 1] * sy

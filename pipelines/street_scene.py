@@ -120,6 +120,23 @@ def _surface_coords(surface: Surface, hit: np.ndarray):
     return s, t
 
 
+def cast_rays(scene: StreetScene, origin: np.ndarray, dirs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First hit of rays ``origin + lam * dirs``: ``(lam [...], surface index [...])``, ``inf`` for none."""
+    lams = np.stack([_intersect(surf, origin, dirs) for surf in scene.surfaces], axis=0)
+    return np.min(lams, axis=0), np.argmin(lams, axis=0)
+
+
+def shade(scene: StreetScene, hit: np.ndarray, which: np.ndarray) -> np.ndarray:
+    """Colour ``[..., 3]`` of hit points ``[..., 3]`` on the surfaces ``which [...]``."""
+    color = np.zeros(which.shape + (3,))
+    for index, surf in enumerate(scene.surfaces):
+        sel = which == index
+        if np.any(sel):
+            u, v = _surface_coords(surf, hit[sel])
+            color[sel] = scene.texture(surf.texture_seed, u, v, surf.base_color)
+    return color
+
+
 def render(scene: StreetScene, cam_to_world: np.ndarray, intrinsics: np.ndarray, height: int,
            width: int, supersample: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """Ray-cast one view: ``(image [H, W, 3] float32 in [0, 1], depth [H, W] float32 z-depth)``.
@@ -136,18 +153,10 @@ def render(scene: StreetScene, cam_to_world: np.ndarray, intrinsics: np.ndarray,
     rays = np.stack([(px - cx) / fx, (py - cy) / fy, np.ones_like(px)], axis=-1)  # camera, z = 1
     rotation, origin = cam_to_world[:3, :3], cam_to_world[:3, 3]
     dirs = rays @ rotation.T
-    lams = np.stack([_intersect(surf, origin, dirs) for surf in scene.surfaces], axis=0)
-    which = np.argmin(lams, axis=0)
-    lam = np.min(lams, axis=0)
+    lam, which = cast_rays(scene, origin, dirs)
     if not np.all(np.isfinite(lam)):
         raise ValueError("a camera ray hits nothing: the camera left the street scene")
-    hit = origin + lam[..., None] * dirs
-    color = np.zeros(lam.shape + (3,))
-    for index, surf in enumerate(scene.surfaces):
-        sel = which == index
-        if np.any(sel):
-            u, v = _surface_coords(surf, hit[sel])
-            color[sel] = scene.texture(surf.texture_seed, u, v, surf.base_color)
+    color = shade(scene, origin + lam[..., None] * dirs, which)
     image = color.reshape(height, s, width, s, 3).mean(axis=(1, 3))
     depth = lam.reshape(height, s, width, s)[:, s // 2, :, s // 2] if s % 2 else None
     if depth is None:

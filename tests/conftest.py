@@ -45,3 +45,27 @@ def street_pair():
                ([-0.1, 0.02, 0.7], np.deg2rad(-1.0)),
                ([0.0, 0.0, 1.3], np.deg2rad(3.0))]
     return RenderedPair(64, 208, motions)
+
+
+SYNTHETIC_SMALL = dict(num_frames=24, height=96, width=312, stop_start=10, stop_length=3, num_drives=2)
+
+
+@pytest.fixture(scope="session")
+def synthetic_kitti(tmp_path_factory):
+    """Two small synthetic drives in the KITTI raw layout (frames 10-12 repeat frame 9's pose)."""
+    from pipelines import synthetic
+    root = str(tmp_path_factory.mktemp("synthetic_kitti"))
+    config = synthetic.SyntheticConfig(**SYNTHETIC_SMALL)
+    synthetic.generate(root, config, log=lambda *a: None)
+    return root, config
+
+
+@pytest.fixture(scope="session")
+def built_clips(synthetic_kitti, tmp_path_factory):
+    """The synthetic drives built into 48x156 clip shards (one shard per sequence)."""
+    from pipelines import job as build
+    root, _ = synthetic_kitti
+    output = str(tmp_path_factory.mktemp("built_clips"))
+    config = build.BuildConfig(dataset="kitti_raw", input=root, output_dir=output, height=48, width=156)
+    manifest = build.build(config, log=lambda *a: None)
+    return output, manifest, config
