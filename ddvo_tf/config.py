@@ -1,0 +1,80 @@
+"""Every training option in one dataclass; ``train.py`` maps its flags onto it and the run saves
+it as ``config.json`` beside the model.
+
+The four modes of the paper (Section 5.1) differ only in where the pose comes from and whether
+inverse depth is normalized:
+
+==========  ==================================================  ==============  =================
+mode        pose of frames 1, 3 relative to frame 2             normalization   DDVO levels
+==========  ==================================================  ==============  =================
+baseline    Pose-CNN (trained)                                  off             --
+posecnn     Pose-CNN (trained)                                  on              --
+ddvo        DDVO from the identity                              on              5 (coarse-to-fine)
+hybrid      DDVO from a pretrained, frozen Pose-CNN's pose      on              1 (finest only)
+==========  ==================================================  ==============  =================
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+MODES = ("baseline", "posecnn", "ddvo", "hybrid")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    mode: str = "hybrid"
+    data_dir: str | None = None            # TFRecord build; None: the built-in synthetic drive
+    model_dir: str = "runs/ddvo"
+    steps: int | None = None               # total steps of this mode; None: from epochs
+    epochs: float = 10.0                   # paper: 10 (baseline, posecnn, ddvo); hybrid fine-tunes 2
+    batch_size: int = 1                    # paper: 1
+    learning_rate: float = 1e-4            # Adam, beta = (0.9, 0.999)
+    smoothness_weight: float = 0.01        # lambda
+    height: int = 128
+    width: int = 416
+    normalize: bool | None = None          # None: off for baseline, on otherwise
+    normalized_mean: float = 1.0           # eta's target mean inverse depth (Eq. 7: 1)
+    width_multiplier: float = 1.0          # channel scale of both networks (tests: narrow)
+    init_checkpoint: str | None = None     # hybrid: a posecnn run's model_dir (or checkpoint)
+    pretrain_epochs: float = 10.0          # hybrid without init_checkpoint: posecnn stage length
+    pretrain_steps: int | None = None
+    ddvo_levels: int | None = None         # None: 5 for ddvo, 1 for hybrid
+    ddvo_iterations: int = 10
+    augment: bool = True
+    seed: int = 0
+    jit_compile: bool = False              # XLA for the whole train step (DDVO is compiled anyway)
+    summary_every: int = 20
+    image_every: int = 200
+    checkpoint_every: int = 500
+    export: bool = True                    # SavedModel + depth pictures at the end
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.batch_size < 1 or self.height < 16 or self.width < 16:
+            raise ValueError("batch_size must be >= 1 and the image at least 16x16")
+        if self.height % 8 or self.width % 8:
+            raise ValueError(f"height and width must be multiples of 8 (four output scales), got "
+                             f"{self.height}x{self.width}")
+
+    @property
+    def use_normalization(self) -> bool:
+        return self.mode != "baseline" if self.normalize is None else bool(self.normalize)
+
+    @property
+    def num_ddvo_levels(self) -> int:
+        if self.ddvo_levels is not None:
+            return self.ddvo_levels
+        return 5 if self.mode == "ddvo" else 1
+
+    @property
+    def uses_pose_net(self) -> bool:
+        return self.mode != "ddvo"
+
+    @property
+    def uses_ddvo(self) -> bool:
+        return self.mode in ("ddvo", "hybrid")
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"

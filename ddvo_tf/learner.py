@@ -1,0 +1,128 @@
+"""``DepthLearner``: the paper's training objective (Eq. 6 / 15) as a Keras model with one
+``train_step``; the mode (``config.py``) only picks the pose source and the normalization.
+
+One step on a batch of clips ``frames [B, 3, H, W, 3]`` (frame 1 = the target I_2 of the paper):
+
+1. Depth-CNN on all three frames -> inverse depth at 4 scales, ``[B, 3, H/2^s, W/2^s, 1]``.
+2. eta (Eq. 7) per clip when normalization is on.
+3. Poses ``[B, 2, 6]`` mapping target-camera points into frames 0 and 2: Pose-CNN, DDVO from the
+   identity (the target's normalized finest inverse depth; gradients flow into it, Eq. 8), or DDVO
+   from the frozen Pose-CNN's pose.
+4. Loss per scale: the four warps of the bidirectional appearance loss (sources into the target
+   with the target's depth and the poses; the target into each source with that source's depth and
+   the inverse pose) plus ``lambda`` times the smoothness of the three inverse depths; summed over
+   scales, mean over clips.
+"""
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from ddvo_tf import geometry, losses
+from ddvo_tf.config import TrainConfig
+from ddvo_tf.ddvo import DirectVisualOdometry
+from ddvo_tf.models.depth_net import NUM_SCALES, build_depth_net
+from ddvo_tf.models.pose_net import build_pose_net
+
+TARGET = 1
+
+
+class DepthLearner(keras.Model):
+    def __init__(self, config: TrainConfig, **kwargs):
+        super().__init__(name=f"depth_learner_{config.mode}", **kwargs)
+        self.config = config
+        self.depth_net = build_depth_net(config.height, config.width, config.width_multiplier)
+        self.pose_net = (build_pose_net(config.height, config.width, config.width_multiplier)
+                         if config.uses_pose_net else None)
+        if config.mode == "hybrid":
+            self.pose_net.trainable = False          # pretrained, frozen (Section 5.1)
+        self.dvo = (DirectVisualOdometry(num_levels=config.num_ddvo_levels,
+                                         num_iterations=config.ddvo_iterations)
+                    if config.uses_ddvo else None)
+
+    def call(self, frames, training=False):
+        """Inverse depths of the three frames at four scales (finest first)."""
+        return self.inverse_depths(frames, training=training)
+
+    def inverse_depths(self, frames: tf.Tensor, training: bool = False) -> list[tf.Tensor]:
+        batch = tf.shape(frames)[0]
+        flat = tf.reshape(frames, [-1, self.config.height, self.config.width, 3])
+        outputs = self.depth_net(flat, training=training)
+        return [tf.reshape(o, tf.concat([[batch, 3], tf.shape(o)[1:]], 0)) for o in outputs]
+
+    def poses(self, frames: tf.Tensor, intrinsics: tf.Tensor, target_inv_depth: tf.Tensor,
+              training: bool = False) -> tuple[tf.Tensor, dict]:
+        """``[B, 2, 6]`` poses target -> frame 0 and target -> frame 2, and diagnostics."""
+        info = {}
+        init = None
+        if self.pose_net is not None:
+            init = self.pose_net(frames, training=training and self.config.mode != "hybrid")
+            if self.dvo is None:
+                return init, info
+            init = tf.stop_gradient(init)
+        batch = tf.shape(frames)[0]
+        # both pairs share the reference (the target): one batched DDVO call
+        ref = tf.concat([frames[:, TARGET], frames[:, TARGET]], 0)
+        src = tf.concat([frames[:, 0], frames[:, 2]], 0)
+        depth = tf.concat([target_inv_depth, target_inv_depth], 0)
+        K = tf.concat([intrinsics, intrinsics], 0)
+        init_pose = None if init is None else tf.concat([init[:, 0], init[:, 1]], 0)
+        pose = self.dvo(ref, src, depth, K, init_pose)
+        pose = tf.stack([pose[:batch], pose[batch:]], axis=1)
+        if init is not None:
+            info["ddvo_refinement"] = tf.reduce_mean(tf.norm(pose - init, axis=-1))
+        return pose, info
+
+    def compute_losses(self, batch: dict, training: bool = True) -> dict:
+        """All loss terms and monitoring scalars for a batch; ``outputs`` for pictures."""
+        config = self.config
+        frames = tf.convert_to_tensor(batch["frames"], tf.float32)
+        intrinsics = tf.convert_to_tensor(batch["intrinsics"], tf.float32)
+        raw = self.inverse_depths(frames, training=training)
+        mean_inv_depth = tf.reduce_mean(raw[0])
+        inv_depths = ([losses.normalize_inverse_depth(d, config.normalized_mean) for d in raw]
+                      if config.use_normalization else raw)
+        poses, info = self.poses(frames, intrinsics, inv_depths[0][:, TARGET], training=training)
+        inverse = geometry.invert_pose(poses)
+        # (reference frame, source frame, pose reference -> source) of the four warps
+        pairs = [(TARGET, 0, poses[:, 0]), (TARGET, 2, poses[:, 1]),
+                 (0, TARGET, inverse[:, 0]), (2, TARGET, inverse[:, 1])]
+        images = tf.reshape(frames, [-1, config.height, config.width, 3])
+        photometric = smoothness = 0.0
+        warped_finest = None
+        for scale in range(NUM_SCALES):
+            if scale:
+                images = geometry.downsample(images)
+            height, width = images.shape[1], images.shape[2]
+            clip_images = tf.reshape(images, [-1, 3, height, width, 3])
+            K = geometry.pyramid_intrinsics(intrinsics, scale)
+            depth = inv_depths[scale]
+            ref_images = tf.concat([clip_images[:, r] for r, _, _ in pairs], 0)
+            src_images = tf.concat([clip_images[:, s] for _, s, _ in pairs], 0)
+            ref_depth = tf.concat([depth[:, r] for r, _, _ in pairs], 0)
+            pose = tf.concat([p for _, _, p in pairs], 0)
+            warped, mask = losses.warp(src_images, ref_depth, pose, tf.tile(K, [len(pairs), 1, 1]))
+            per_pair = losses.photometric_loss(ref_images, warped, mask, use_ssim=scale == 0)
+            photometric += tf.reduce_sum(tf.reshape(per_pair, [len(pairs), -1]), axis=0)
+            smooth = losses.smoothness_loss(tf.reshape(depth, [-1, height, width, 1]), images)
+            smoothness += tf.reduce_sum(tf.reshape(smooth, [-1, 3]), axis=1)
+            if scale == 0:
+                warped_finest = warped
+        total = photometric + config.smoothness_weight * smoothness
+        result = {"loss": tf.reduce_mean(total), "photometric": tf.reduce_mean(photometric),
+                  "smoothness": tf.reduce_mean(smoothness), "mean_inv_depth": mean_inv_depth,
+                  "pose_translation": tf.reduce_mean(tf.norm(poses[..., :3], axis=-1)), **info}
+        result["outputs"] = {"target": frames[:, TARGET], "inv_depth": raw[0][:, TARGET],
+                             # sources 0 and 2 warped into the target (the first two warps)
+                             "warped": tf.stack(tf.split(warped_finest, len(pairs))[:2], axis=1)}
+        return result
+
+    def train_step(self, batch):
+        with tf.GradientTape() as tape:
+            result = self.compute_losses(batch, training=True)
+        variables = self.trainable_variables
+        gradients = tape.gradient(result["loss"], variables)
+        self.optimizer.apply(gradients, variables)
+        result.pop("outputs")
+        result["gradient_norm"] = tf.linalg.global_norm(gradients)
+        return result

@@ -1,0 +1,108 @@
+"""Train depth from monocular video: ``python -m ddvo_tf.train --mode=hybrid --data_dir=...``
+
+Modes (paper, Section 5.1; table in ``ddvo_tf/config.py``): ``baseline``, ``posecnn``, ``ddvo``,
+``hybrid`` (default; without ``--init_checkpoint`` it first trains the ``posecnn`` stage).
+
+Without ``--data_dir`` the built-in synthetic street is rendered in the KITTI raw layout, built
+into clips (cached under ``--synthetic_dir``) and used for a short run sized for a CPU: 64x208
+frames, half-width networks and a few hundred steps, unless those flags are given.  The paper's
+KITTI settings are the flag defaults otherwise (128x416, batch 1, Adam 1e-4, lambda 0.01, 10 epochs).
+
+The run resumes when started again with the same ``--model_dir``.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import sys
+
+from absl import app, flags
+
+from ddvo_tf.config import MODES, TrainConfig
+
+FLAGS = flags.FLAGS
+flags.DEFINE_enum("mode", "hybrid", MODES, "Pose source and normalization (see ddvo_tf/config.py).")
+flags.DEFINE_string("data_dir", None, "Folder of a pipelines.build output; omit for the built-in synthetic data.")
+flags.DEFINE_string("model_dir", "runs/ddvo", "Checkpoints, TensorBoard, SavedModel and pictures go here.")
+flags.DEFINE_float("epochs", 10.0, "Training length in epochs of the train split (paper: 10; hybrid 2).")
+flags.DEFINE_integer("steps", None, "Training length in steps (overrides --epochs).")
+flags.DEFINE_integer("batch_size", 1, "Clips per step (paper: 1).")
+flags.DEFINE_float("learning_rate", 1e-4, "Adam learning rate (betas 0.9, 0.999).")
+flags.DEFINE_float("smoothness_weight", 0.01, "lambda of the smoothness term (Eq. 15).")
+flags.DEFINE_integer("height", 128, "Training frame height (multiple of 8).")
+flags.DEFINE_integer("width", 416, "Training frame width (multiple of 8).")
+flags.DEFINE_string("init_checkpoint", None, "hybrid: a posecnn run's model_dir to start from.")
+flags.DEFINE_enum("normalize", "auto", ["auto", "on", "off"],
+                  "Inverse-depth normalization eta (Eq. 7); auto = off for baseline, on otherwise.")
+flags.DEFINE_float("normalized_mean", 1.0, "Mean inverse depth of a clip after normalization.")
+flags.DEFINE_float("width_multiplier", 1.0, "Channel multiplier of both networks.")
+flags.DEFINE_float("pretrain_epochs", 10.0, "hybrid without --init_checkpoint: posecnn stage epochs.")
+flags.DEFINE_integer("pretrain_steps", None, "... or steps (overrides --pretrain_epochs).")
+flags.DEFINE_integer("ddvo_levels", None, "DDVO pyramid levels (default 5 for ddvo, 1 for hybrid).")
+flags.DEFINE_integer("ddvo_iterations", 10, "Gauss-Newton iterations per DDVO level.")
+flags.DEFINE_bool("augment", True, "Scale-and-crop, flip and colour augmentation.")
+flags.DEFINE_integer("seed", 0, "Seed of data order and augmentation.")
+flags.DEFINE_bool("jit_compile", False, "XLA-compile the whole train step (DDVO is compiled regardless).")
+flags.DEFINE_integer("summary_every", 20, "Steps between TensorBoard scalars.")
+flags.DEFINE_integer("image_every", 200, "Steps between TensorBoard images.")
+flags.DEFINE_integer("checkpoint_every", 500, "Steps between checkpoints.")
+flags.DEFINE_string("synthetic_dir", os.path.join(os.path.expanduser("~"), ".cache", "ddvo_tf", "synthetic_v1"),
+                    "Where the built-in synthetic data is rendered and built (reused).")
+
+# The built-in quick run: flags the user did not set take these values.
+BUILTIN_DEFAULTS = {"height": 64, "width": 208, "width_multiplier": 0.5, "batch_size": 4,
+                    "steps": 150, "pretrain_steps": 250, "learning_rate": 2e-4,
+                    "image_every": 50, "checkpoint_every": 100}
+
+
+def builtin_data(synthetic_dir: str, height: int, width: int) -> str:
+    """Render (once) and build (once per size) the built-in synthetic drives; returns the build."""
+    from pipelines import job, synthetic   # the CLI may use pipelines; the library never does
+    raw = os.path.join(synthetic_dir, "kitti_raw")
+    output = os.path.join(synthetic_dir, f"clips_{height}x{width}")
+    config = job.BuildConfig(dataset="synthetic", input=raw, output_dir=output, height=height, width=width,
+                             workers=min(2, os.cpu_count() or 1),
+                             synthetic=synthetic.SyntheticConfig(num_frames=100, height=128, width=416,
+                                                                 num_drives=2, velodyne=False))
+    if not os.path.isfile(os.path.join(output, "manifest.json")):
+        job.build(config)
+    return output
+
+
+def config_from_flags() -> TrainConfig:
+    values = {name: FLAGS[name].value for name in (
+        "mode", "data_dir", "model_dir", "epochs", "steps", "batch_size", "learning_rate",
+        "smoothness_weight", "height", "width", "init_checkpoint", "normalized_mean", "width_multiplier",
+        "pretrain_epochs", "pretrain_steps", "ddvo_levels", "ddvo_iterations", "augment", "seed",
+        "jit_compile", "summary_every", "image_every", "checkpoint_every")}
+    values["normalize"] = {"auto": None, "on": True, "off": False}[FLAGS.normalize]
+    if FLAGS.data_dir is None:
+        for name, value in BUILTIN_DEFAULTS.items():
+            if not FLAGS[name].present:
+                values[name] = value
+    return TrainConfig(**values)
+
+
+def main(argv):
+    del argv
+    from ddvo_tf import data
+    from ddvo_tf.training import TrainingError, train
+    from pipelines.sequences import DataError
+    try:
+        config = config_from_flags()
+        if config.data_dir is None:
+            print("no --data_dir: using the built-in synthetic street "
+                  f"({config.height}x{config.width}, cached in {FLAGS.synthetic_dir})")
+            config.data_dir = builtin_data(FLAGS.synthetic_dir, config.height, config.width)
+        result = train(config)
+    except (TrainingError, data.DatasetError, DataError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"done: {result['steps']} steps; model, TensorBoard logs and depth pictures in {result['model_dir']}")
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)

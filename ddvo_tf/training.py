@@ -1,0 +1,194 @@
+"""The training loop around ``DepthLearner.train_step``: data, checkpoints and exact resume,
+TensorBoard, progress, the NaN guard, and the end-of-run export and pictures.
+
+``model_dir`` after a run::
+
+    config.json                 the TrainConfig of the run
+    checkpoints/                tf.train.CheckpointManager (step, networks, optimizer state)
+    tensorboard/                scalars (every loss term, mean inverse depth before normalization,
+                                gradient norm, steps/s) and images (target, inverse depth, warps)
+    saved_model/                Depth-CNN SavedModel (``ddvo_tf.export``)
+    depth_00.png ...            target frame | colour-mapped inverse depth, a few clips
+    pretrain_posecnn/           hybrid without --init_checkpoint: the Pose-CNN stage, a full run
+
+An interrupted run resumes from its latest checkpoint when started again with the same
+``model_dir``: networks, optimizer moments and the step counter are restored exactly; the data
+order restarts from a seed derived from the step (the shuffle buffer is not checkpointed: it would
+hold hundreds of megabytes of clips).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tqdm
+
+from ddvo_tf import data, viz
+from ddvo_tf.config import TrainConfig
+from ddvo_tf.export import export_depth_model
+from ddvo_tf.learner import DepthLearner
+
+
+class TrainingError(Exception):
+    """Training cannot continue (diverged, bad data): the message says what to do."""
+
+
+def _write_text(path: str, text: str) -> None:
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+def resolve_checkpoint(path: str) -> str:
+    """A checkpoint prefix from a run directory, its ``checkpoints/`` folder, or a prefix."""
+    for folder in (os.path.join(path, "checkpoints"), path):
+        if os.path.isdir(folder):
+            latest = tf.train.latest_checkpoint(folder)
+            if latest:
+                return latest
+    if tf.io.gfile.exists(path + ".index"):
+        return path
+    raise TrainingError(f"{path}: no checkpoint found (expected a training run's model_dir, its "
+                        "checkpoints/ folder, or a checkpoint prefix)")
+
+
+def total_steps(config: TrainConfig, num_clips: int) -> int:
+    if config.steps is not None:
+        return int(config.steps)
+    return max(1, int(math.ceil(config.epochs * num_clips / config.batch_size)))
+
+
+def _scalars(result: dict) -> dict[str, float]:
+    return {k: float(v) for k, v in result.items() if k != "outputs"}
+
+
+def train(config: TrainConfig, log=print) -> dict:
+    """Run (or resume) one training run; returns the last step's scalars and where things went."""
+    if config.data_dir is None:
+        raise TrainingError("config.data_dir is required (train.py builds the synthetic data when "
+                            "--data_dir is omitted)")
+    if config.mode == "hybrid" and not config.init_checkpoint:
+        stage = dataclasses.replace(config, mode="posecnn", model_dir=os.path.join(config.model_dir, "pretrain_posecnn"),
+                                    steps=config.pretrain_steps, epochs=config.pretrain_epochs, export=False)
+        log(f"hybrid: no --init_checkpoint, so first the posecnn stage in {stage.model_dir}")
+        train(stage, log)
+        config = dataclasses.replace(config, init_checkpoint=stage.model_dir)
+    os.makedirs(config.model_dir, exist_ok=True)
+    _write_text(os.path.join(config.model_dir, "config.json"), config.to_json())
+    manifest = data.load_manifest(config.data_dir)
+    steps = total_steps(config, manifest["counts"]["train"])
+
+    keras.utils.set_random_seed(config.seed)           # same initial weights for the same seed
+    learner = DepthLearner(config)
+    optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=0.9, beta_2=0.999)
+    learner.compile(optimizer=optimizer)
+    optimizer.build(learner.trainable_variables)
+    step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    objects = {"step": step, "depth_net": learner.depth_net, "optimizer": optimizer}
+    if learner.pose_net is not None:
+        objects["pose_net"] = learner.pose_net
+    checkpoint = tf.train.Checkpoint(**objects)
+    manager = tf.train.CheckpointManager(checkpoint, os.path.join(config.model_dir, "checkpoints"), max_to_keep=3)
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        log(f"resuming {config.mode} from {manager.latest_checkpoint} (step {int(step.numpy())} of {steps})")
+    elif config.init_checkpoint:
+        source = resolve_checkpoint(config.init_checkpoint)
+        networks = {k: v for k, v in objects.items() if k in ("depth_net", "pose_net")}
+        status = tf.train.Checkpoint(**networks).restore(source)
+        status.expect_partial()
+        status.assert_existing_objects_matched()
+        log(f"initialised {', '.join(networks)} from {source}")
+    start = int(step.numpy())
+    if start >= steps:
+        log(f"{config.model_dir}: already trained for {start} steps")
+    else:
+        _run_steps(config, learner, step, steps, manager, log)
+    result = {"model_dir": config.model_dir, "steps": int(step.numpy())}
+    if config.export:
+        result["saved_model"] = export_depth_model(
+            learner.depth_net, os.path.join(config.model_dir, "saved_model"), config.height, config.width,
+            {"mode": config.mode, "normalize": config.use_normalization, "steps": int(step.numpy())})
+        result["pictures"] = write_depth_pictures(learner, config)
+        log(f"exported {result['saved_model']} and {len(result['pictures'])} depth pictures")
+    return result
+
+
+def _run_steps(config, learner, step, steps, manager, log) -> None:
+    start = int(step.numpy())
+    files = data.shard_files(config.data_dir, "train")
+    dataset = data.make_dataset(config.data_dir, "train", config.batch_size, (config.height, config.width),
+                                augment=config.augment, seed=config.seed + start)
+    iterator = iter(dataset.map(lambda b: {"frames": b["frames"], "intrinsics": b["intrinsics"]}))
+    train_fn = tf.function(learner.train_step, jit_compile=config.jit_compile)
+    outputs_fn = tf.function(lambda batch: learner.compute_losses(batch, training=False)["outputs"])
+    writer = tf.summary.create_file_writer(os.path.join(config.model_dir, "tensorboard"))
+    saved_at = start
+    tick, tick_step = time.perf_counter(), start
+    with writer.as_default(), tqdm.tqdm(total=steps, initial=start, unit="step", dynamic_ncols=True,
+                                        desc=config.mode) as bar:
+        while int(step.numpy()) < steps:
+            try:
+                batch = next(iterator)
+            except tf.errors.DataLossError:
+                raise TrainingError(str(data.explain_data_loss(files))) from None
+            result = train_fn(batch)
+            loss = float(result["loss"])
+            current = int(step.numpy()) + 1
+            if not math.isfinite(loss):
+                terms = ", ".join(f"{k}={v:.4g}" for k, v in _scalars(result).items())
+                raise TrainingError(
+                    f"step {current}: the loss is {loss} ({terms}). Nothing after the last good checkpoint "
+                    f"({manager.latest_checkpoint or 'none yet'}) was saved. Lower --learning_rate, "
+                    "or keep --normalize on (the baseline mode is expected to diverge, Section 5.1)")
+            step.assign(current)
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.4f}", inv_depth=f"{float(result['mean_inv_depth']):.3f}")
+            if current % config.summary_every == 0 or current == steps:
+                now = time.perf_counter()
+                for name, value in _scalars(result).items():
+                    tf.summary.scalar(name, value, step=current)
+                tf.summary.scalar("steps_per_second", (current - tick_step) / max(now - tick, 1e-9), step=current)
+                tick, tick_step = now, current
+            if current % config.image_every == 0 or current == steps:
+                _image_summaries(outputs_fn(batch), current)
+            if current % config.checkpoint_every == 0 or current == steps:
+                manager.save(checkpoint_number=current)
+                saved_at = current
+    writer.flush()
+    if saved_at != int(step.numpy()):
+        manager.save(checkpoint_number=int(step.numpy()))
+
+
+def _image_summaries(outputs: dict, step: int, count: int = 2) -> None:
+    target = outputs["target"].numpy()[:count]
+    inv_depth = outputs["inv_depth"].numpy()[:count]
+    warped = outputs["warped"].numpy()[:count]
+    tf.summary.image("target", target, step=step, max_outputs=count)
+    tf.summary.image("inverse_depth", np.stack([viz.colorize_inverse_depth(d) for d in inv_depth]),
+                     step=step, max_outputs=count)
+    tf.summary.image("warped_frame_1_into_2", warped[:, 0], step=step, max_outputs=count)
+    tf.summary.image("warped_frame_3_into_2", warped[:, 1], step=step, max_outputs=count)
+
+
+def write_depth_pictures(learner: DepthLearner, config: TrainConfig, count: int = 4) -> list[str]:
+    """``depth_NN.png`` (target | colour-mapped inverse depth) for a few clips, validation first."""
+    manifest = data.load_manifest(config.data_dir)
+    split = "val" if manifest["counts"].get("val") else "train"
+    dataset = data.make_dataset(config.data_dir, split, 1, (config.height, config.width), augment=False,
+                                shuffle=False, repeat=False, deterministic=True)
+    paths = []
+    for index, batch in enumerate(dataset.take(count)):
+        target = batch["frames"][:, 1]
+        inv_depth = learner.depth_net(target, training=False)[0][0].numpy()
+        picture = viz.side_by_side(viz.to_uint8(target[0].numpy()), viz.colorize_inverse_depth(inv_depth))
+        path = os.path.join(config.model_dir, f"depth_{index:02d}.png")
+        viz.write_png(path, picture)
+        paths.append(path)
+    return paths
