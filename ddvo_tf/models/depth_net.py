@@ -8,7 +8,7 @@ finest levels, the upsampled coarser inverse depth), then a 3x3 convolution.  EL
 Godard et al.  Inverse depth comes out at 1/8, 1/4, 1/2 and full resolution.
 
 Input ``[B, H, W, 3]`` float32 in [0, 1]; any H, W (odd intermediate sizes are handled by
-resizing the upsampled feature to the skip's size, so 128x416 -- 416 = 13 * 32 -- works).
+cropping the upsampled feature to the skip's size, so 128x416 -- 416 = 13 * 32 -- works).
 Output: list of four ``[B, H / 2^s, W / 2^s, 1]`` inverse depths, finest first.
 ``width_multiplier`` scales every channel count (tests use narrow networks).
 """
@@ -30,14 +30,19 @@ def _channels(count: int, multiplier: float) -> int:
 
 
 @keras.saving.register_keras_serializable(package="ddvo_tf")
-class ResizeToMatch(layers.Layer):
-    """Nearest-neighbour resize of ``x`` to the spatial size of ``reference`` (static shapes)."""
+class CropToMatch(layers.Layer):
+    """Crop the upsampled ``x`` to the spatial size of ``reference``.
+
+    The encoder's stride-2 "same" convolutions give ``ceil(n / 2)``, so doubling overshoots by at
+    most one row/column, always at the far edge.  A slice (not a resize: XLA has no kernel for the
+    nearest-resize gradient) keeps the train step compilable.
+    """
 
     def call(self, x, reference):
-        size = reference.shape[1:3]
-        if tuple(x.shape[1:3]) == tuple(size):
-            return x
-        return ops.image.resize(x, size, interpolation="nearest")
+        height, width = reference.shape[1], reference.shape[2]
+        if x.shape[1] < height or x.shape[2] < width:
+            raise ValueError(f"cannot crop {x.shape} to {reference.shape}")
+        return x[:, :height, :width]
 
 
 @keras.saving.register_keras_serializable(package="ddvo_tf")
@@ -68,12 +73,12 @@ def build_depth_net(height: int = 128, width: int = 416, width_multiplier: float
         target_index = len(ENCODER_CHANNELS) - 2 - level        # skip at the new resolution (-1: input)
         reference = skips[target_index] if target_index >= 0 else image
         x = layers.UpSampling2D(2, interpolation="nearest", name=f"up{7 - level}")(x)
-        x = ResizeToMatch(name=f"match{7 - level}")(x, reference)
+        x = CropToMatch(name=f"match{7 - level}")(x, reference)
         x = layers.Conv2D(channels, 3, padding="same", activation="elu", name=f"upconv{7 - level}")(x)
         parts = [x] + ([skips[target_index]] if target_index >= 0 else [])
         if coarser is not None:
             up = layers.UpSampling2D(2, interpolation="bilinear", name=f"up_inv_depth{7 - level}")(coarser)
-            parts.append(ResizeToMatch(name=f"match_inv_depth{7 - level}")(up, reference))
+            parts.append(CropToMatch(name=f"match_inv_depth{7 - level}")(up, reference))
         x = layers.Concatenate(name=f"concat{7 - level}")(parts) if len(parts) > 1 else x
         x = layers.Conv2D(channels, 3, padding="same", activation="elu", name=f"iconv{7 - level}")(x)
         if level >= len(DECODER_CHANNELS) - NUM_SCALES:

@@ -1,0 +1,98 @@
+"""Training speed: seconds per train step per mode, batch size and XLA, and peak memory.
+
+    python -m bench.bench_train [--modes=baseline,posecnn,ddvo,hybrid] [--batches=1,4]
+                                [--jit=false,true] [--steps=5] [--height=128 --width=416]
+
+Each row runs in a fresh process (so its peak RSS is its own): full-width networks, Adam, a clip
+of three rendered street views (1 m apart) repeated over the batch.  "first step" includes
+tracing and compilation; "s/step" is the median of the following steps; "s/clip" divides by the
+batch.  Reference (issue 4): the authors' PyTorch code on this 2-core CPU takes ~2.2 s per step at
+batch 1 in every mode, with ~1.5 GiB peak memory.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+from absl import app, flags
+
+from bench.common import machine_info, peak_rss_mib, print_table, write_json
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list("modes", ["baseline", "posecnn", "ddvo", "hybrid"], "training modes")
+flags.DEFINE_list("batches", ["1", "4"], "batch sizes")
+flags.DEFINE_list("jit", ["false", "true"], "XLA for the whole train step")
+flags.DEFINE_integer("steps", 5, "timed steps per row (after the first)")
+flags.DEFINE_integer("height", 128, "image height")
+flags.DEFINE_integer("width", 416, "image width")
+flags.DEFINE_string("single", None, "internal: run one row 'mode,batch,jit' and print JSON")
+flags.DEFINE_string("output", "bench/results/train.json", "JSON output path")
+
+
+def _clip(height: int, width: int):
+    from pipelines import street_scene
+    K = street_scene.kitti_like_intrinsics(height, width)
+    scene = street_scene.default_street(0)
+    frames = [street_scene.render(scene, street_scene.camera_pose([0.03 * i, 0, 1.0 * i], yaw=0.01 * i), K,
+                                  height, width, supersample=1)[0] for i in range(3)]
+    return np.stack(frames).astype(np.float32), K.astype(np.float32)
+
+
+def run_single(mode: str, batch: int, jit: bool) -> dict:
+    import keras
+    import tensorflow as tf
+    from ddvo_tf.config import TrainConfig
+    from ddvo_tf.learner import DepthLearner
+    frames, K = _clip(FLAGS.height, FLAGS.width)
+    data = {"frames": tf.constant(np.repeat(frames[None], batch, 0)),
+            "intrinsics": tf.constant(np.repeat(K[None], batch, 0))}
+    keras.utils.set_random_seed(0)
+    learner = DepthLearner(TrainConfig(mode=mode, height=FLAGS.height, width=FLAGS.width, batch_size=batch))
+    learner.compile(optimizer=keras.optimizers.Adam(1e-4))
+    step = tf.function(learner.train_step, jit_compile=jit)
+    start = time.perf_counter()
+    float(step(data)["loss"])
+    first = time.perf_counter() - start
+    times = []
+    for _ in range(FLAGS.steps):
+        start = time.perf_counter()
+        float(step(data)["loss"])
+        times.append(time.perf_counter() - start)
+    per_step = float(np.median(times))
+    return {"mode": mode, "batch": batch, "xla": jit, "first step s": first, "s/step": per_step,
+            "s/clip": per_step / batch, "peak MiB": peak_rss_mib()}
+
+
+def main(argv):
+    del argv
+    if FLAGS.single:
+        mode, batch, jit = FLAGS.single.split(",")
+        print("RESULT " + json.dumps(run_single(mode, int(batch), jit == "true")))
+        return
+    rows = []
+    for mode in FLAGS.modes:
+        for batch in FLAGS.batches:
+            for jit in FLAGS.jit:
+                command = [sys.executable, "-m", "bench.bench_train", f"--single={mode},{batch},{jit}",
+                           f"--steps={FLAGS.steps}", f"--height={FLAGS.height}", f"--width={FLAGS.width}"]
+                done = subprocess.run(command, capture_output=True, text=True)
+                lines = [l for l in done.stdout.splitlines() if l.startswith("RESULT ")]
+                if done.returncode or not lines:
+                    error = (done.stderr.strip().splitlines() or ["?"])[-1][:120]
+                    rows.append({"mode": mode, "batch": int(batch), "xla": jit == "true", "error": error})
+                else:
+                    rows.append(json.loads(lines[0][7:]))
+                print(rows[-1], flush=True)
+    print_table(rows, ["mode", "batch", "xla", "first step s", "s/step", "s/clip", "peak MiB", "error"])
+    write_json(FLAGS.output, {"machine": machine_info(), "size": [FLAGS.height, FLAGS.width], "rows": rows})
+
+
+if __name__ == "__main__":
+    app.run(main)
