@@ -142,3 +142,14 @@ def _continue(learner, built_clips, steps):
     dataset = data.make_dataset(output, batch_size=4, image_size=(32, 104), seed=1, deterministic=True)
     iterator = iter(dataset.map(lambda b: {"frames": b["frames"], "intrinsics": b["intrinsics"]}))
     return learner, [{k: float(v) for k, v in step(next(iterator)).items()} for _ in range(steps)]
+
+
+def test_train_step_compiles_with_xla(built_clips):
+    """--jit_compile: every op of the step (and its gradient) must have an XLA kernel."""
+    keras.utils.set_random_seed(0)
+    learner = DepthLearner(TrainConfig(mode="posecnn", **SMALL))
+    learner.compile(optimizer=keras.optimizers.Adam(1e-4))
+    batch = _batch(built_clips, 2)
+    compiled = tf.function(learner.train_step, jit_compile=True)(batch)
+    assert np.isfinite(float(compiled["loss"]))
+    assert int(learner.optimizer.iterations.numpy()) == 1
