@@ -103,7 +103,12 @@ def train(config: TrainConfig, log=print) -> dict:
         networks = {k: v for k, v in objects.items() if k in ("depth_net", "pose_net")}
         status = tf.train.Checkpoint(**networks).restore(source)
         status.expect_partial()
-        status.assert_existing_objects_matched()
+        try:
+            status.assert_existing_objects_matched()
+        except AssertionError:
+            raise TrainingError(f"{source} does not hold the {' and '.join(networks)} this {config.mode} run "
+                                "needs (hybrid starts from a posecnn run; was it a ddvo run, or another "
+                                "--width_multiplier?)") from None
         log(f"initialised {', '.join(networks)} from {source}")
     start = int(step.numpy())
     if start >= steps:

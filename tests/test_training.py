@@ -117,3 +117,12 @@ def test_command_line_reports_a_bad_data_dir(tmp_path):
                              f"--model_dir={tmp_path}/model"], capture_output=True, text=True)
     assert result.returncode == 2, result.stderr[-2000:]
     assert "manifest.json does not exist" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_hybrid_refuses_a_checkpoint_without_a_pose_cnn(built_clips, tmp_path):
+    config = _config(built_clips, tmp_path / "hybrid", mode="hybrid", steps=1)
+    depth_only = tf.train.Checkpoint(depth_net=DepthLearner(_config(built_clips, tmp_path, mode="ddvo")).depth_net)
+    prefix = depth_only.save(str(tmp_path / "ddvo_run" / "ckpt"))
+    config.init_checkpoint = prefix
+    with pytest.raises(training.TrainingError, match="does not hold the depth_net and pose_net this hybrid run needs"):
+        training.train(config, log=lambda *a: None)
