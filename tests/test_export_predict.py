@@ -1,0 +1,121 @@
+"""export.py and predict.py: SavedModel round trip, signatures, TFLite, the inference CLI."""
+import json
+import os
+import subprocess
+import sys
+
+import cv2
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from ddvo_tf import export, predict
+from ddvo_tf.config import TrainConfig
+from ddvo_tf.models.depth_net import build_depth_net
+
+
+@pytest.fixture(scope="module")
+def fake_run(tmp_path_factory):
+    """A training run's files (config.json + a step-7 checkpoint) around a random small Depth-CNN."""
+    run = tmp_path_factory.mktemp("run")
+    config = TrainConfig(mode="posecnn", height=32, width=104, width_multiplier=0.25, model_dir=str(run))
+    (run / "config.json").write_text(config.to_json())
+    keras.utils.set_random_seed(3)
+    depth_net = build_depth_net(32, 104, 0.25)
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(depth_net=depth_net), str(run / "checkpoints"), 2)
+    manager.save(checkpoint_number=7)
+    return str(run), depth_net
+
+
+@pytest.fixture(scope="module")
+def exported(fake_run, tmp_path_factory):
+    run, _ = fake_run
+    export_dir = str(tmp_path_factory.mktemp("export") / "model")
+    result = subprocess.run([sys.executable, "-m", "ddvo_tf.export", f"--model_dir={run}",
+                             f"--export_dir={export_dir}", "--scale=2.5", "--tflite"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return export_dir
+
+
+def test_reloaded_savedmodel_equals_the_keras_model(fake_run, exported):
+    _, depth_net = fake_run
+    loaded = tf.saved_model.load(exported)
+    rng = np.random.default_rng(0)
+    for shape in [(1, 32, 104, 3), (2, 64, 208, 3), (3, 45, 77, 3)]:
+        images = rng.uniform(size=shape).astype(np.float32)
+        expected = tf.image.resize(depth_net(tf.image.resize(images, [32, 104], method="area"))[0],
+                                   shape[1:3], method="bilinear").numpy() / 2.5
+        out = loaded.signatures["serving_default"](images=tf.constant(images))
+        np.testing.assert_allclose(out["inverse_depth"].numpy(), expected, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(out["depth"].numpy(), 1.0 / expected, rtol=1e-5)
+        as_uint8 = np.round(images * 255).astype(np.uint8)
+        out8 = loaded.signatures["serve_uint8"](images=tf.constant(as_uint8))
+        np.testing.assert_allclose(out8["inverse_depth"].numpy(), loaded.signatures["serving_default"](
+            images=tf.constant(as_uint8.astype(np.float32) / 255))["inverse_depth"].numpy(), rtol=1e-5)
+    metadata = json.load(open(os.path.join(exported, "metadata.json")))
+    assert (metadata["height"], metadata["width"], metadata["steps"], metadata["scale"]) == (32, 104, 7, 2.5)
+    assert metadata["mode"] == "posecnn" and metadata["normalize"] is True and metadata["commit"]
+
+
+def test_tflite_matches_the_keras_model(fake_run, exported):
+    _, depth_net = fake_run
+    interpreter = tf.lite.Interpreter(model_path=os.path.join(exported, "depth.tflite"))
+    interpreter.allocate_tensors()
+    image = np.random.default_rng(1).uniform(size=(1, 32, 104, 3)).astype(np.float32)
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], image)
+    interpreter.invoke()
+    output = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    np.testing.assert_allclose(output, depth_net(image)[0].numpy(), rtol=1e-4, atol=1e-5)
+
+
+def _images(folder, count=4, size=(40, 120)):
+    rng = np.random.default_rng(2)
+    os.makedirs(folder, exist_ok=True)
+    for i in range(count):
+        cv2.imwrite(os.path.join(folder, f"img{i}.png"), rng.integers(0, 255, size + (3,), dtype=np.uint8))
+
+
+def test_folder_with_a_corrupt_file_writes_the_rest(exported, tmp_path):
+    folder = str(tmp_path / "in")
+    _images(folder)
+    cv2.imwrite(os.path.join(folder, "big.jpg"), np.zeros((60, 90, 3), np.uint8))        # another size
+    with open(os.path.join(folder, "img1.png"), "rb") as handle:
+        data = handle.read()
+    with open(os.path.join(folder, "img1.png"), "wb") as handle:
+        handle.write(data[:100])
+    summary = predict.run(exported, folder, str(tmp_path / "out"), batch_size=2, save_npy=True)
+    assert summary.written == 4 and [os.path.basename(p) for p, _ in summary.failed] == ["img1.png"]
+    for name in ("img0", "img2", "img3", "big"):
+        depth = cv2.imread(str(tmp_path / "out" / f"{name}_depth.png"))
+        pair = cv2.imread(str(tmp_path / "out" / f"{name}_pair.png"))
+        assert depth is not None and pair.shape[1] == 2 * depth.shape[1]
+        assert np.load(str(tmp_path / "out" / f"{name}_depth.npy")).shape == depth.shape[:2]
+    result = subprocess.run([sys.executable, "-m", "ddvo_tf.predict", f"--model={exported}", f"--input={folder}",
+                             f"--output_dir={tmp_path}/cli"], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "skipped" in result.stderr and "img1.png" in result.stderr and "images/s" in result.stdout
+
+
+def test_video_gives_an_mp4_and_bad_inputs_give_messages(exported, tmp_path):
+    movie = str(tmp_path / "clip.avi")
+    writer = cv2.VideoWriter(movie, cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (120, 40))
+    if not writer.isOpened():
+        pytest.skip("this OpenCV build cannot write MJPG video")
+    for i in range(5):
+        writer.write(np.full((40, 120, 3), 40 * i, np.uint8))
+    writer.release()
+    summary = predict.run(exported, movie, str(tmp_path / "out"), batch_size=2)
+    assert summary.written == 5
+    capture = cv2.VideoCapture(str(tmp_path / "out" / "clip_depth.mp4"))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 5
+    with pytest.raises(predict.PredictError, match="no such file"):
+        predict.run(exported, str(tmp_path / "missing.png"), str(tmp_path / "o"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(predict.PredictError, match="no images"):
+        predict.run(exported, str(tmp_path / "empty"), str(tmp_path / "o"))
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(predict.PredictError, match="unsupported file type"):
+        predict.run(exported, str(tmp_path / "notes.txt"), str(tmp_path / "o"))
+    with pytest.raises(predict.PredictError, match="no saved_model.pb"):
+        predict.run(str(tmp_path), movie, str(tmp_path / "o"))
