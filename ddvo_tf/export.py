@@ -114,10 +114,15 @@ def load_trained_depth_net(model_dir: str) -> tuple[keras.Model, dict]:
 
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model_dir", None, "A training run (ddvo_tf.train --model_dir).")
-flags.DEFINE_string("export_dir", None, "Where the SavedModel goes (default: MODEL_DIR/saved_model).")
-flags.DEFINE_float("scale", 1.0, "Fixed depth scale factor, e.g. the median ratio from evaluation.")
-flags.DEFINE_bool("tflite", False, "Also write EXPORT_DIR/depth.tflite at the training size.")
+
+
+def define_flags() -> None:
+    """Flags of the command line only: defining them at import would clash with other
+    entry points' flags of the same name in one process (absl flags are global)."""
+    flags.DEFINE_string("model_dir", None, "A training run (ddvo_tf.train --model_dir).")
+    flags.DEFINE_string("export_dir", None, "Where the SavedModel goes (default: MODEL_DIR/saved_model).")
+    flags.DEFINE_float("scale", 1.0, "Fixed depth scale factor, e.g. the median ratio from evaluation.")
+    flags.DEFINE_bool("tflite", False, "Also write EXPORT_DIR/depth.tflite at the training size.")
 
 
 def main(argv):
@@ -141,5 +146,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     flags.mark_flags_as_required(["model_dir"])
     app.run(main)

@@ -164,12 +164,17 @@ def run(model: str, input_path: str, output_dir: str, batch_size: int = 8, side_
 
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model", None, "SavedModel (ddvo_tf.export) or a training run's model_dir.")
-flags.DEFINE_string("input", None, "An image, a folder of images, or a video.")
-flags.DEFINE_string("output_dir", "predictions", "Where the pictures go.")
-flags.DEFINE_integer("batch_size", 8, "Images per forward pass.")
-flags.DEFINE_bool("side_by_side", True, "Also write image | depth pictures.")
-flags.DEFINE_bool("save_npy", False, "Also write the depth as float32 .npy.")
+
+
+def define_flags() -> None:
+    """Flags of the command line only: defining them at import would clash with other
+    entry points' flags of the same name in one process (absl flags are global)."""
+    flags.DEFINE_string("model", None, "SavedModel (ddvo_tf.export) or a training run's model_dir.")
+    flags.DEFINE_string("input", None, "An image, a folder of images, or a video.")
+    flags.DEFINE_string("output_dir", "predictions", "Where the pictures go.")
+    flags.DEFINE_integer("batch_size", 8, "Images per forward pass.")
+    flags.DEFINE_bool("side_by_side", True, "Also write image | depth pictures.")
+    flags.DEFINE_bool("save_npy", False, "Also write the depth as float32 .npy.")
 
 
 def main(argv):
@@ -191,5 +196,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     flags.mark_flags_as_required(["model", "input"])
     app.run(main)

@@ -70,11 +70,16 @@ def export(raw_dir: str, test_files: str, output: str, reference_compat: bool = 
 
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("raw_dir", None, "KITTI raw root (the folder holding the date folders).")
-flags.DEFINE_string("test_files", None, "Eigen test list (either line format).")
-flags.DEFINE_string("output", "gt_depths.npz", "Output .npz.")
-flags.DEFINE_bool("reference_compat", False, "Reproduce the reference scripts' round(u) - 1 and "
-                  "velodyne-x depth (to match published numbers).")
+
+
+def define_flags() -> None:
+    """Flags of the command line only: defining them at import would clash with other
+    entry points' flags of the same name in one process (absl flags are global)."""
+    flags.DEFINE_string("raw_dir", None, "KITTI raw root (the folder holding the date folders).")
+    flags.DEFINE_string("test_files", None, "Eigen test list (either line format).")
+    flags.DEFINE_string("output", "gt_depths.npz", "Output .npz.")
+    flags.DEFINE_bool("reference_compat", False, "Reproduce the reference scripts' round(u) - 1 and "
+                      "velodyne-x depth (to match published numbers).")
 
 
 def main(argv):
@@ -89,5 +94,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     flags.mark_flags_as_required(["raw_dir", "test_files"])
     app.run(main)

@@ -1,0 +1,190 @@
+"""Evaluation on the KITTI Eigen split: ``python -m ddvo_tf.evaluate --task=eigen ...``
+
+    python -m ddvo_tf.evaluate --task=eigen --raw_dir=/data/kitti_raw --test_files=test_files_eigen.txt \\
+        --gt_depths=gt_depths.npz --model=runs/hybrid/saved_model --output_dir=reports/hybrid
+
+Protocol (Zhou et al. / Godard et al., the paper's Table 1): the prediction for each test image is
+resized (bilinear) to the ground truth's full size, pixels with ``1e-3 < gt`` inside Garg et al.'s
+crop are scored, the prediction is scaled per image by ``median(gt) / median(pred)`` and clamped to
+the valid range, and the seven errors are averaged over images.  Both variants are reported: without
+a depth cap (the paper) and with the 80 m cap (most later work).
+
+Predictions come from a SavedModel (``ddvo_tf.export``; a training run's folder works too), fed the
+full-size test image, or from ``--predictions=FILE.npy`` ``[N, h, w]`` (``--prediction_kind``
+inverse_depth or depth) in test-list order.  Ground truth is ``pipelines.export_gt_depth``'s
+``.npz``.  The report (``eigen.json`` and ``eigen.md``) holds the numbers printed, the protocol
+options, the image count and the paper's Table 1 rows.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import json
+import sys
+
+import cv2
+import numpy as np
+import tqdm
+from absl import app, flags
+
+from ddvo_tf import metrics
+
+PAPER_TABLE_1 = {   # KITTI Eigen split, no depth cap (paper, Table 1)
+    "Zhou et al. (K, M)": [0.208, 1.768, 6.856, 0.283, 0.678, 0.885, 0.957],
+    "paper: ours (baseline)": [0.213, 3.770, 6.925, 0.294, 0.758, 0.909, 0.958],
+    "paper: ours (Pose-CNN)": [0.155, 1.193, 5.613, 0.229, 0.797, 0.935, 0.975],
+    "paper: ours (DDVO)": [0.159, 1.347, 5.789, 0.234, 0.796, 0.933, 0.973],
+    "paper: ours (Pose-CNN+DDVO)": [0.151, 1.257, 5.583, 0.228, 0.810, 0.936, 0.974],
+    "paper: ours (Pose-CNN+DDVO), CS+K": [0.148, 1.187, 5.496, 0.226, 0.812, 0.938, 0.975],
+}
+
+
+class EvaluationError(Exception):
+    """Inputs that do not fit together: the message names the file and the fix."""
+
+
+def load_ground_truth(path: str) -> tuple[list[str], list[np.ndarray]]:
+    if not os.path.isfile(path):
+        raise EvaluationError(f"{path}: ground truth does not exist; make it with "
+                              "`python -m pipelines.export_gt_depth --raw_dir=... --test_files=... --output=...`")
+    with np.load(path) as archive:
+        files = [str(f) for f in archive["files"]]
+        depths = [archive[f"depth_{i:04d}"] for i in range(len(files))]
+    return files, depths
+
+
+def _test_image_path(raw_dir: str, line: str) -> str:
+    drive, frame, side = line.split()
+    camera = "image_02" if side == "l" else "image_03"
+    return os.path.join(raw_dir, drive, camera, "data", f"{int(frame):010d}.png")
+
+
+def predict_inverse_depths(model: str, raw_dir: str, lines: list[str]):
+    """Yield each test image's inverse depth at the image's size from a SavedModel."""
+    import tensorflow as tf
+    from ddvo_tf.predict import load_model
+    serve = load_model(model)
+    for line in lines:
+        path = _test_image_path(raw_dir, line)
+        image = cv2.imread(path, cv2.IMREAD_COLOR)
+        if image is None:
+            raise EvaluationError(f"{path}: test image missing or unreadable (test line {line!r})")
+        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB).astype(np.float32)[None] / 255.0
+        yield serve(images=tf.constant(rgb))["inverse_depth"].numpy()[0, ..., 0]
+
+
+def evaluate_eigen(ground_truth: list[np.ndarray], predictions, kind: str = "inverse_depth",
+                   min_depth: float = 1e-3, caps=(None, 80.0), progress: bool = True) -> dict:
+    """Metrics per cap (``"no_cap"``, ``"cap_80"``): errors averaged over images, ratio statistics."""
+    per_cap = {cap: [] for cap in caps}
+    ratios = {cap: [] for cap in caps}
+    count = 0
+    for truth, prediction in tqdm.tqdm(zip(ground_truth, predictions), total=len(ground_truth), unit="image",
+                                       file=sys.stdout, disable=not progress):
+        height, width = truth.shape
+        resized = cv2.resize(np.asarray(prediction, np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+        depth = 1.0 / resized if kind == "inverse_depth" else resized
+        mask = metrics.garg_crop_mask(height, width)
+        for cap in caps:
+            scaled = metrics.median_scaled(truth, depth, mask, min_depth, cap)
+            per_cap[cap].append(metrics.depth_errors(scaled.truth, scaled.prediction))
+            ratios[cap].append(scaled.ratio)
+        count += 1
+    if count != len(ground_truth):
+        raise EvaluationError(f"{count} predictions for {len(ground_truth)} ground-truth images")
+    report = {}
+    for cap in caps:
+        key = "no_cap" if cap is None else f"cap_{cap:g}"
+        report[key] = {**metrics.summarize(per_cap[cap]),
+                       "median_ratio_mean": float(np.mean(ratios[cap])),
+                       "median_ratio_std": float(np.std(ratios[cap]))}
+    return report
+
+
+def markdown_report(results: dict, options: dict, count: int, name: str) -> str:
+    header = "| method | " + " | ".join(metrics.DEPTH_METRICS) + " |\n|" + " --- |" * (len(metrics.DEPTH_METRICS) + 1)
+    rows = [f"| {name} ({key.replace('_', ' ')}) | " + " | ".join(f"{results[key][m]:.3f}" for m in metrics.DEPTH_METRICS) + " |"
+            for key in results]
+    paper = [f"| {label} | " + " | ".join(f"{v:.3f}" for v in values) + " |" for label, values in PAPER_TABLE_1.items()]
+    ratio = "; ".join(f"{key}: median ratio {results[key]['median_ratio_mean']:.3f} ± "
+                      f"{results[key]['median_ratio_std']:.3f}" for key in results)
+    protocol = ", ".join(f"{k}={v}" for k, v in options.items())
+    return (f"# KITTI Eigen split: {count} images\n\n{header}\n" + "\n".join(rows + paper) +
+            f"\n\nPaper rows: Table 1, no cap. {ratio}.\n\nProtocol: {protocol}\n")
+
+
+def write_report(output_dir: str, results: dict, options: dict, count: int, name: str) -> str:
+    os.makedirs(output_dir, exist_ok=True)
+    payload = {"task": "eigen", "images": count, "results": results, "protocol": options,
+               "paper_table_1_no_cap": {k: dict(zip(metrics.DEPTH_METRICS, v)) for k, v in PAPER_TABLE_1.items()}}
+    for filename, text in (("eigen.json", json.dumps(payload, indent=2) + "\n"),
+                           ("eigen.md", markdown_report(results, options, count, name))):
+        path = os.path.join(output_dir, filename)
+        with open(path + ".tmp", "w") as handle:
+            handle.write(text)
+        os.replace(path + ".tmp", path)
+    return os.path.join(output_dir, "eigen.md")
+
+
+def run_eigen(gt_depths: str, output_dir: str, model: str | None = None, raw_dir: str | None = None,
+              predictions: str | None = None, prediction_kind: str = "inverse_depth", name: str = "ours") -> dict:
+    lines, truth = load_ground_truth(gt_depths)
+    if (model is None) == (predictions is None):
+        raise EvaluationError("give exactly one of --model and --predictions")
+    if predictions is not None:
+        if not os.path.isfile(predictions):
+            raise EvaluationError(f"{predictions}: predictions file does not exist")
+        values = np.load(predictions)
+        if len(values) != len(truth):
+            raise EvaluationError(f"{predictions} holds {len(values)} predictions but {gt_depths} has "
+                                  f"{len(truth)} test images; they must be in the same order and number")
+        source = {"predictions": predictions, "prediction_kind": prediction_kind}
+    else:
+        if raw_dir is None:
+            raise EvaluationError("--model needs --raw_dir (to read the test images)")
+        values = predict_inverse_depths(model, raw_dir, lines)
+        prediction_kind = "inverse_depth"
+        source = {"model": model}
+    results = evaluate_eigen(truth, values, prediction_kind)
+    options = {"crop": "garg", "min_depth": 1e-3, "caps": "none and 80 m", "scaling": "per-image median",
+               "resize": "bilinear to ground-truth size", "ground_truth": gt_depths, **source}
+    report = write_report(output_dir, results, options, len(truth), name)
+    return {"results": results, "report": report, "images": len(truth)}
+
+
+FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    """Flags of the command line only: defining them at import would clash with other
+    entry points' flags of the same name in one process (absl flags are global)."""
+    flags.DEFINE_enum("task", "eigen", ["eigen"], "Evaluation protocol (Make3D and pose: issue 5, to come).")
+    flags.DEFINE_string("gt_depths", None, "Ground truth .npz from pipelines.export_gt_depth.")
+    flags.DEFINE_string("model", None, "SavedModel (or training run) to evaluate.")
+    flags.DEFINE_string("raw_dir", None, "KITTI raw root, to read the test images for --model.")
+    flags.DEFINE_string("predictions", None, "Precomputed predictions .npy [N, h, w] instead of --model.")
+    flags.DEFINE_enum("prediction_kind", "inverse_depth", ["inverse_depth", "depth"], "What --predictions holds.")
+    flags.DEFINE_string("output_dir", "reports", "Where eigen.json and eigen.md go.")
+    flags.DEFINE_string("name", "ours", "Row label in the report.")
+
+
+def main(argv):
+    del argv
+    from ddvo_tf.predict import PredictError
+    try:
+        outcome = run_eigen(FLAGS.gt_depths, FLAGS.output_dir, FLAGS.model, FLAGS.raw_dir, FLAGS.predictions,
+                            FLAGS.prediction_kind, FLAGS.name)
+    except (EvaluationError, PredictError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    with open(outcome["report"]) as handle:
+        print(handle.read())
+    return 0
+
+
+if __name__ == "__main__":
+    define_flags()
+    flags.mark_flags_as_required(["gt_depths"])
+    app.run(main)

@@ -1,0 +1,68 @@
+"""evaluate.py: the Eigen protocol against an independent float64 computation, end to end on the
+synthetic drive, and the report equal to what is printed."""
+import json
+import os
+import re
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from ddvo_tf import evaluate
+from pipelines import export_gt_depth
+
+
+def _independent(truth, inverse_depth, cap):
+    """The protocol written out step by step (float64)."""
+    h, w = truth.shape
+    pred = 1.0 / cv2.resize(inverse_depth.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float64)
+    crop = np.zeros((h, w), bool)
+    crop[int(0.40810811 * h):int(0.99189189 * h), int(0.03594771 * w):int(0.96405229 * w)] = True
+    valid = crop & (truth > 1e-3) & ((truth < cap) if cap else True)
+    t, p = truth[valid], pred[valid]
+    p = np.clip(p * np.median(t) / np.median(p), 1e-3, cap or np.inf)
+    r = np.maximum(t / p, p / t)
+    return [np.mean(np.abs(t - p) / t), np.mean((t - p) ** 2 / t), np.sqrt(np.mean((t - p) ** 2)),
+            np.sqrt(np.mean((np.log(t) - np.log(p)) ** 2)), np.mean(r < 1.25), np.mean(r < 1.5625),
+            np.mean(r < 1.953125)]
+
+
+def test_eigen_protocol_matches_an_independent_computation():
+    rng = np.random.default_rng(0)
+    truth = [np.where(rng.uniform(size=(60, 200)) < 0.3, rng.uniform(2, 100, (60, 200)), 0.0) for _ in range(3)]
+    preds = [rng.uniform(0.05, 1.0, (16, 52)) for _ in range(3)]
+    report = evaluate.evaluate_eigen(truth, preds, progress=False)
+    for key, cap in (("no_cap", None), ("cap_80", 80.0)):
+        expected = np.mean([_independent(t, p, cap) for t, p in zip(truth, preds)], axis=0)
+        np.testing.assert_allclose([report[key][m] for m in evaluate.metrics.DEPTH_METRICS], expected, rtol=1e-5)
+
+
+def test_true_depth_scores_nearly_perfectly_and_the_report_equals_the_print(synthetic_kitti, tmp_path):
+    root, _ = synthetic_kitti
+    drive = "2000_01_01/2000_01_01_drive_0001_sync"
+    tests = tmp_path / "tests.txt"
+    tests.write_text("".join(f"{drive} {f} l\n" for f in (2, 8, 16)))
+    gt = str(tmp_path / "gt.npz")
+    export_gt_depth.export(root, str(tests), gt)
+    truth = [cv2.imread(os.path.join(root, drive, "depth_02", "data", f"{f:010d}.png"), cv2.IMREAD_UNCHANGED) / 256.0
+             for f in (2, 8, 16)]
+    predictions = str(tmp_path / "pred.npy")
+    np.save(predictions, np.stack([1.0 / np.maximum(t, 1e-3) * 7.0 for t in truth]))   # any scale
+    result = subprocess.run([sys.executable, "-m", "ddvo_tf.evaluate", f"--gt_depths={gt}",
+                             f"--predictions={predictions}", f"--output_dir={tmp_path}/report"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.load(open(tmp_path / "report" / "eigen.json"))
+    assert report["images"] == 3
+    # sparse points vs depth at pixel centres: ~1 % apart on the grazing road, never more
+    assert report["results"]["no_cap"]["abs_rel"] < 0.02 and report["results"]["no_cap"]["a1"] > 0.99
+    assert report["results"]["no_cap"]["median_ratio_mean"] == pytest.approx(7.0, rel=0.01)
+    printed = re.search(r"\| ours \(no cap\) \| (.*) \|", result.stdout).group(1).split(" | ")
+    assert [float(v) for v in printed] == [round(report["results"]["no_cap"][m], 3) for m in evaluate.metrics.DEPTH_METRICS]
+    np.save(predictions, np.zeros((2, 5, 5)))
+    result = subprocess.run([sys.executable, "-m", "ddvo_tf.evaluate", f"--gt_depths={gt}",
+                             f"--predictions={predictions}", f"--output_dir={tmp_path}/report"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "holds 2 predictions but" in result.stderr
