@@ -1,6 +1,8 @@
-"""Evaluation on the KITTI Eigen split: ``python -m ddvo_tf.evaluate --task=eigen ...``
+"""Evaluation: KITTI Eigen split depth (``--task=eigen``) and KITTI odometry pose (``--task=pose``).
 
-    python -m ddvo_tf.evaluate --task=eigen --raw_dir=/data/kitti_raw --test_files=test_files_eigen.txt \\
+    python -m ddvo_tf.evaluate --task=pose --odometry_dir=/data/kitti_odometry --model_dir=runs/hybrid \\
+        --output_dir=reports/hybrid          # ATE of 5-frame snippets on sequences 09 and 10, see pose_eval.py
+    python -m ddvo_tf.evaluate --task=eigen --raw_dir=/data/kitti_raw \\
         --gt_depths=gt_depths.npz --model=runs/hybrid/saved_model --output_dir=reports/hybrid
 
 Protocol (Zhou et al. / Godard et al., the paper's Table 1): the prediction for each test image is
@@ -128,6 +130,57 @@ def write_report(output_dir: str, results: dict, options: dict, count: int, name
     return os.path.join(output_dir, "eigen.md")
 
 
+def load_networks(model_dir: str):
+    """Depth-CNN and (if the run has one) Pose-CNN of a training run, from its latest checkpoint."""
+    import tensorflow as tf
+    from ddvo_tf.config import TrainConfig
+    from ddvo_tf.models.depth_net import build_depth_net
+    from ddvo_tf.models.pose_net import build_pose_net
+    config_path = os.path.join(model_dir, "config.json")
+    if not os.path.isfile(config_path):
+        raise EvaluationError(f"{config_path} does not exist: --model_dir must be a ddvo_tf.train run")
+    with open(config_path) as handle:
+        config = TrainConfig(**json.load(handle))
+    checkpoint = tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints"))
+    if checkpoint is None:
+        raise EvaluationError(f"{model_dir}/checkpoints holds no checkpoint")
+    depth_net = build_depth_net(config.height, config.width, config.width_multiplier)
+    pose_net = build_pose_net(config.height, config.width, config.width_multiplier) if config.uses_pose_net else None
+    networks = {"depth_net": depth_net, **({"pose_net": pose_net} if pose_net is not None else {})}
+    tf.train.Checkpoint(**networks).restore(checkpoint).expect_partial().assert_existing_objects_matched()
+    return config, depth_net, pose_net
+
+
+def run_pose(odometry_dir: str, model_dir: str, output_dir: str, sequences=("09", "10")) -> dict:
+    """ATE of the run's Pose-CNN (if any) and of DDVO on its Depth-CNN's inverse depth."""
+    from ddvo_tf import pose_eval
+    config, depth_net, pose_net = load_networks(model_dir)
+
+    def inverse_depth(indices, images):
+        return depth_net(images, training=False)[0].numpy()
+
+    try:
+        results = pose_eval.evaluate_sequences(odometry_dir, sequences, config.height, config.width,
+                                               pose_net, inverse_depth)
+    except pose_eval.PoseEvaluationError as error:
+        raise EvaluationError(str(error)) from None
+    rows = [f"| {sequence} | {method} | {r['ate_mean']:.4f} ± {r['ate_std']:.4f} | {r['snippets']} |"
+            for sequence, methods in results.items() for method, r in methods.items()]
+    text = ("# KITTI odometry: ATE of 5-frame snippets (SfMLearner protocol)\n\n"
+            "| sequence | pose from | ATE (m) | snippets |\n| --- | --- | --- | --- |\n" + "\n".join(rows) +
+            "\n\nPer-snippet alignment: first position, least-squares scale. The paper reports no pose numbers. "
+            f"Model: {model_dir}; odometry: {odometry_dir}.\n")
+    os.makedirs(output_dir, exist_ok=True)
+    for filename, content in (("pose.json", json.dumps({"task": "pose", "results": results, "model": model_dir,
+                                                         "sequences": list(sequences)}, indent=2) + "\n"),
+                              ("pose.md", text)):
+        path = os.path.join(output_dir, filename)
+        with open(path + ".tmp", "w") as handle:
+            handle.write(content)
+        os.replace(path + ".tmp", path)
+    return {"results": results, "report": os.path.join(output_dir, "pose.md")}
+
+
 def run_eigen(gt_depths: str, output_dir: str, model: str | None = None, raw_dir: str | None = None,
               predictions: str | None = None, prediction_kind: str = "inverse_depth", name: str = "ours") -> dict:
     lines, truth = load_ground_truth(gt_depths)
@@ -160,7 +213,10 @@ FLAGS = flags.FLAGS
 def define_flags() -> None:
     """Flags of the command line only: defining them at import would clash with other
     entry points' flags of the same name in one process (absl flags are global)."""
-    flags.DEFINE_enum("task", "eigen", ["eigen"], "Evaluation protocol (Make3D and pose: issue 5, to come).")
+    flags.DEFINE_enum("task", "eigen", ["eigen", "pose"], "Evaluation protocol (Make3D: to come).")
+    flags.DEFINE_string("odometry_dir", None, "pose: KITTI odometry root (sequences/, poses/).")
+    flags.DEFINE_list("sequences", ["09", "10"], "pose: odometry sequences.")
+    flags.DEFINE_string("model_dir", None, "pose: a ddvo_tf.train run (its Pose-CNN and Depth-CNN).")
     flags.DEFINE_string("gt_depths", None, "Ground truth .npz from pipelines.export_gt_depth.")
     flags.DEFINE_string("model", None, "SavedModel (or training run) to evaluate.")
     flags.DEFINE_string("raw_dir", None, "KITTI raw root, to read the test images for --model.")
@@ -174,8 +230,15 @@ def main(argv):
     del argv
     from ddvo_tf.predict import PredictError
     try:
-        outcome = run_eigen(FLAGS.gt_depths, FLAGS.output_dir, FLAGS.model, FLAGS.raw_dir, FLAGS.predictions,
-                            FLAGS.prediction_kind, FLAGS.name)
+        if FLAGS.task == "pose":
+            if not FLAGS.odometry_dir or not FLAGS.model_dir:
+                raise EvaluationError("--task=pose needs --odometry_dir and --model_dir")
+            outcome = run_pose(FLAGS.odometry_dir, FLAGS.model_dir, FLAGS.output_dir, FLAGS.sequences)
+        else:
+            if not FLAGS.gt_depths:
+                raise EvaluationError("--task=eigen needs --gt_depths (from pipelines.export_gt_depth)")
+            outcome = run_eigen(FLAGS.gt_depths, FLAGS.output_dir, FLAGS.model, FLAGS.raw_dir, FLAGS.predictions,
+                                FLAGS.prediction_kind, FLAGS.name)
     except (EvaluationError, PredictError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -186,5 +249,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    flags.mark_flags_as_required(["gt_depths"])
     app.run(main)

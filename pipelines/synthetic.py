@@ -251,3 +251,28 @@ def generate(root: str, config: SyntheticConfig = SyntheticConfig(), workers: in
                     for _ in pool.map(render_frame, *zip(*jobs)):
                         bar.update(1)
     return drives
+
+
+def write_odometry(root: str, config: SyntheticConfig, output: str, drive: int = 0, sequence: str = "00") -> str:
+    """Re-publish one generated drive's camera 02 in the KITTI odometry layout, so pose evaluation
+    runs end to end: ``sequences/SS/image_2/NNNNNN.png`` (hard links), ``sequences/SS/calib.txt``
+    (``P0``-``P3``) and ``poses/SS.txt`` (camera-to-world 3x4 per frame).  KITTI's odometry poses
+    are camera 0's; these are camera 02's (the evaluated camera), 6 cm apart on the rig."""
+    drive_dir = os.path.join(root, drive_name(drive))
+    image_dir = os.path.join(output, "sequences", sequence, "image_2")
+    os.makedirs(image_dir, exist_ok=True)
+    os.makedirs(os.path.join(output, "poses"), exist_ok=True)
+    for frame in range(config.num_frames):
+        target = os.path.join(image_dir, f"{frame:06d}.png")
+        if not os.path.exists(target):
+            os.link(os.path.join(drive_dir, "image_02", "data", f"{frame:010d}.png"), target)
+    K = intrinsics(config)
+    lines = []
+    for index in range(4):
+        offset = BASELINE_OFFSETS.get(f"image_{index:02d}", 0.0)
+        projection = np.concatenate([K, np.array([[K[0, 0] * offset], [0.0], [0.0]])], 1)
+        lines.append(f"P{index}: " + " ".join(f"{v:.12e}" for v in projection.reshape(-1)))
+    _write_text(os.path.join(output, "sequences", sequence, "calib.txt"), "\n".join(lines) + "\n")
+    with open(os.path.join(drive_dir, "poses_image_02.txt")) as handle:
+        _write_text(os.path.join(output, "poses", f"{sequence}.txt"), handle.read())
+    return output
