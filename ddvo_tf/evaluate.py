@@ -130,31 +130,15 @@ def write_report(output_dir: str, results: dict, options: dict, count: int, name
     return os.path.join(output_dir, "eigen.md")
 
 
-def load_networks(model_dir: str):
-    """Depth-CNN and (if the run has one) Pose-CNN of a training run, from its latest checkpoint."""
-    import tensorflow as tf
-    from ddvo_tf.config import TrainConfig
-    from ddvo_tf.models.depth_net import build_depth_net
-    from ddvo_tf.models.pose_net import build_pose_net
-    config_path = os.path.join(model_dir, "config.json")
-    if not os.path.isfile(config_path):
-        raise EvaluationError(f"{config_path} does not exist: --model_dir must be a ddvo_tf.train run")
-    with open(config_path) as handle:
-        config = TrainConfig(**json.load(handle))
-    checkpoint = tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints"))
-    if checkpoint is None:
-        raise EvaluationError(f"{model_dir}/checkpoints holds no checkpoint")
-    depth_net = build_depth_net(config.height, config.width, config.width_multiplier)
-    pose_net = build_pose_net(config.height, config.width, config.width_multiplier) if config.uses_pose_net else None
-    networks = {"depth_net": depth_net, **({"pose_net": pose_net} if pose_net is not None else {})}
-    tf.train.Checkpoint(**networks).restore(checkpoint).expect_partial().assert_existing_objects_matched()
-    return config, depth_net, pose_net
-
-
 def run_pose(odometry_dir: str, model_dir: str, output_dir: str, sequences=("09", "10")) -> dict:
     """ATE of the run's Pose-CNN (if any) and of DDVO on its Depth-CNN's inverse depth."""
     from ddvo_tf import pose_eval
-    config, depth_net, pose_net = load_networks(model_dir)
+    from ddvo_tf.runs import RunError, load_run
+    try:
+        run = load_run(model_dir)
+    except RunError as error:
+        raise EvaluationError(str(error)) from None
+    config, depth_net, pose_net = run.config, run.depth_net, run.pose_net
 
     def inverse_depth(indices, images):
         return depth_net(images, training=False)[0].numpy()

@@ -93,24 +93,12 @@ def export_tflite(depth_net: keras.Model, path: str) -> str:
 
 
 def load_trained_depth_net(model_dir: str) -> tuple[keras.Model, dict]:
-    """The Depth-CNN of a training run (its config.json and latest checkpoint)."""
-    from ddvo_tf.config import TrainConfig
-    from ddvo_tf.models.depth_net import build_depth_net
-    config_path = os.path.join(model_dir, "config.json")
-    if not os.path.isfile(config_path):
-        raise FileNotFoundError(f"{config_path} does not exist: --model_dir must be a training run of ddvo_tf.train")
-    with open(config_path) as handle:
-        config = TrainConfig(**json.load(handle))
-    checkpoint = tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints"))
-    if checkpoint is None:
-        raise FileNotFoundError(f"{model_dir}/checkpoints holds no checkpoint yet")
-    depth_net = build_depth_net(config.height, config.width, config.width_multiplier)
-    status = tf.train.Checkpoint(depth_net=depth_net).restore(checkpoint)
-    status.expect_partial()
-    status.assert_existing_objects_matched()
-    step = int(checkpoint.rsplit("-", 1)[-1])
-    return depth_net, {"height": config.height, "width": config.width, "mode": config.mode,
-                       "normalize": config.use_normalization, "steps": step, "checkpoint": checkpoint}
+    """The Depth-CNN of a training run and the facts ``metadata.json`` records about it."""
+    from ddvo_tf.runs import load_run
+    run = load_run(model_dir, with_pose_net=False)
+    config = run.config
+    return run.depth_net, {"height": config.height, "width": config.width, "mode": config.mode,
+                           "normalize": config.use_normalization, "steps": run.step, "checkpoint": run.checkpoint}
 
 
 FLAGS = flags.FLAGS
@@ -127,9 +115,10 @@ def define_flags() -> None:
 
 def main(argv):
     del argv
+    from ddvo_tf.runs import RunError
     try:
         depth_net, info = load_trained_depth_net(FLAGS.model_dir)
-    except (FileNotFoundError, AssertionError) as error:
+    except (RunError, AssertionError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     export_dir = FLAGS.export_dir or os.path.join(FLAGS.model_dir, "saved_model")

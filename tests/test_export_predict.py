@@ -119,3 +119,10 @@ def test_video_gives_an_mp4_and_bad_inputs_give_messages(exported, tmp_path):
         predict.run(exported, str(tmp_path / "notes.txt"), str(tmp_path / "o"))
     with pytest.raises(predict.PredictError, match="no saved_model.pb"):
         predict.run(str(tmp_path), movie, str(tmp_path / "o"))
+
+
+def test_export_of_a_folder_that_is_not_a_run_says_so(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "ddvo_tf.export", f"--model_dir={tmp_path}"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "config.json does not exist" in result.stderr
+    assert "Traceback" not in result.stderr

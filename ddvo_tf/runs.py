@@ -1,0 +1,51 @@
+"""A training run on disk (``ddvo_tf.train --model_dir``): its ``config.json`` and the networks of
+its latest checkpoint, for export, evaluation and inference.
+
+Networks are restored through the checkpoint's object graph, never by variable name: a Keras 3
+checkpoint may file a network's variables under the optimizer's path.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+import keras
+import tensorflow as tf
+
+from ddvo_tf.config import TrainConfig
+from ddvo_tf.models.depth_net import build_depth_net
+from ddvo_tf.models.pose_net import build_pose_net
+
+
+class RunError(Exception):
+    """The folder is not a usable training run: the message says what is missing."""
+
+
+@dataclasses.dataclass
+class TrainedRun:
+    config: TrainConfig
+    checkpoint: str
+    step: int
+    depth_net: keras.Model
+    pose_net: keras.Model | None
+
+
+def load_run(model_dir: str, with_pose_net: bool = True) -> TrainedRun:
+    """The run's config and its Depth-CNN (and Pose-CNN, when the mode has one and it is wanted)."""
+    config_path = os.path.join(model_dir, "config.json")
+    if not os.path.isfile(config_path):
+        raise RunError(f"{config_path} does not exist: the folder must be a ddvo_tf.train --model_dir")
+    with open(config_path) as handle:
+        config = TrainConfig(**json.load(handle))
+    checkpoint = tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints"))
+    if checkpoint is None:
+        raise RunError(f"{model_dir}/checkpoints holds no checkpoint yet")
+    depth_net = build_depth_net(config.height, config.width, config.width_multiplier)
+    pose_net = (build_pose_net(config.height, config.width, config.width_multiplier)
+                if with_pose_net and config.uses_pose_net else None)
+    networks = {"depth_net": depth_net, **({"pose_net": pose_net} if pose_net is not None else {})}
+    status = tf.train.Checkpoint(**networks).restore(checkpoint)
+    status.expect_partial()
+    status.assert_existing_objects_matched()
+    return TrainedRun(config, checkpoint, int(checkpoint.rsplit("-", 1)[-1]), depth_net, pose_net)
