@@ -10,7 +10,6 @@ import os
 
 from pipelines import cityscapes, kitti_raw, synthetic, video
 from pipelines.clips import ClipOptions
-from pipelines.sequences import DataError
 from pipelines.static_frames import read_static_list
 from pipelines.writer import plan_shards, run_build
 

@@ -1,6 +1,5 @@
 """pipelines.build end to end on the synthetic KITTI-layout drives: static frames, round trip,
 resume after an interruption, machine split, bad input."""
-import json
 import os
 import shutil
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ddvo_tf import export, predict
+from ddvo_tf import predict
 from ddvo_tf.config import TrainConfig
 from ddvo_tf.models.depth_net import build_depth_net
 
