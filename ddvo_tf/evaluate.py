@@ -1,9 +1,12 @@
-"""Evaluation: KITTI Eigen split depth (``--task=eigen``) and KITTI odometry pose (``--task=pose``).
+"""Evaluation: KITTI Eigen split depth (``--task=eigen``), Make3D depth (``--task=make3d``, protocol in
+make3d.py) and KITTI odometry pose (``--task=pose``).
 
     python -m ddvo_tf.evaluate --task=pose --odometry_dir=/data/kitti_odometry --model_dir=runs/hybrid \\
         --output_dir=reports/hybrid          # ATE of 5-frame snippets on sequences 09 and 10, see pose_eval.py
     python -m ddvo_tf.evaluate --task=eigen --raw_dir=/data/kitti_raw \\
         --gt_depths=gt_depths.npz --model=runs/hybrid/saved_model --output_dir=reports/hybrid
+    python -m ddvo_tf.evaluate --task=make3d --make3d_dir=/data/make3d \
+        --model=runs/hybrid/saved_model --output_dir=reports/hybrid
 
 Protocol (Zhou et al. / Godard et al., the paper's Table 1): the prediction for each test image is
 resized (bilinear) to the ground truth's full size, pixels with ``1e-3 < gt`` inside Garg et al.'s
@@ -31,7 +34,7 @@ import numpy as np
 import tqdm
 from absl import app, flags
 
-from ddvo_tf import metrics
+from ddvo_tf import make3d, metrics
 
 PAPER_TABLE_1 = {   # KITTI Eigen split, no depth cap (paper, Table 1)
     "Zhou et al. (K, M)": [0.208, 1.768, 6.856, 0.283, 0.678, 0.885, 0.957],
@@ -63,18 +66,27 @@ def _test_image_path(raw_dir: str, line: str) -> str:
     return os.path.join(raw_dir, drive, camera, "data", f"{int(frame):010d}.png")
 
 
-def predict_inverse_depths(model: str, raw_dir: str, lines: list[str]):
-    """Yield each test image's inverse depth at the image's size from a SavedModel."""
+def _inverse_depth_function(model: str):
+    """``rgb uint8 [H, W, 3] -> inverse depth [H, W]`` through a SavedModel's float32 signature."""
     import tensorflow as tf
     from ddvo_tf.predict import load_model
     serve = load_model(model)
+
+    def inverse_depth(rgb: np.ndarray) -> np.ndarray:
+        images = tf.constant(rgb.astype(np.float32)[None] / 255.0)
+        return serve(images=images)["inverse_depth"].numpy()[0, ..., 0]
+    return inverse_depth
+
+
+def predict_inverse_depths(model: str, raw_dir: str, lines: list[str]):
+    """Yield each test image's inverse depth at the image's size from a SavedModel."""
+    inverse_depth = _inverse_depth_function(model)
     for line in lines:
         path = _test_image_path(raw_dir, line)
         image = cv2.imread(path, cv2.IMREAD_COLOR)
         if image is None:
             raise EvaluationError(f"{path}: test image missing or unreadable (test line {line!r})")
-        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB).astype(np.float32)[None] / 255.0
-        yield serve(images=tf.constant(rgb))["inverse_depth"].numpy()[0, ..., 0]
+        yield inverse_depth(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
 
 
 def evaluate_eigen(ground_truth: list[np.ndarray], predictions, kind: str = "inverse_depth",
@@ -117,16 +129,21 @@ def markdown_report(results: dict, options: dict, count: int, name: str) -> str:
             f"\n\nPaper rows: Table 1, no cap. {ratio}.\n\nProtocol: {protocol}\n")
 
 
-def write_report(output_dir: str, results: dict, options: dict, count: int, name: str) -> str:
+def _write_files(output_dir: str, files: dict[str, str]) -> None:
+    """Each report file written whole or not at all."""
     os.makedirs(output_dir, exist_ok=True)
-    payload = {"task": "eigen", "images": count, "results": results, "protocol": options,
-               "paper_table_1_no_cap": {k: dict(zip(metrics.DEPTH_METRICS, v)) for k, v in PAPER_TABLE_1.items()}}
-    for filename, text in (("eigen.json", json.dumps(payload, indent=2) + "\n"),
-                           ("eigen.md", markdown_report(results, options, count, name))):
+    for filename, text in files.items():
         path = os.path.join(output_dir, filename)
         with open(path + ".tmp", "w") as handle:
             handle.write(text)
         os.replace(path + ".tmp", path)
+
+
+def write_report(output_dir: str, results: dict, options: dict, count: int, name: str) -> str:
+    payload = {"task": "eigen", "images": count, "results": results, "protocol": options,
+               "paper_table_1_no_cap": {k: dict(zip(metrics.DEPTH_METRICS, v)) for k, v in PAPER_TABLE_1.items()}}
+    _write_files(output_dir, {"eigen.json": json.dumps(payload, indent=2) + "\n",
+                              "eigen.md": markdown_report(results, options, count, name)})
     return os.path.join(output_dir, "eigen.md")
 
 
@@ -154,15 +171,20 @@ def run_pose(odometry_dir: str, model_dir: str, output_dir: str, sequences=("09"
             "| sequence | pose from | ATE (m) | snippets |\n| --- | --- | --- | --- |\n" + "\n".join(rows) +
             "\n\nPer-snippet alignment: first position, least-squares scale. The paper reports no pose numbers. "
             f"Model: {model_dir}; odometry: {odometry_dir}.\n")
-    os.makedirs(output_dir, exist_ok=True)
-    for filename, content in (("pose.json", json.dumps({"task": "pose", "results": results, "model": model_dir,
-                                                         "sequences": list(sequences)}, indent=2) + "\n"),
-                              ("pose.md", text)):
-        path = os.path.join(output_dir, filename)
-        with open(path + ".tmp", "w") as handle:
-            handle.write(content)
-        os.replace(path + ".tmp", path)
+    _write_files(output_dir, {"pose.json": json.dumps({"task": "pose", "results": results, "model": model_dir,
+                                                       "sequences": list(sequences)}, indent=2) + "\n",
+                              "pose.md": text})
     return {"results": results, "report": os.path.join(output_dir, "pose.md")}
+
+
+def _load_predictions(path: str, count: int, what: str) -> np.ndarray:
+    if not os.path.isfile(path):
+        raise EvaluationError(f"{path}: predictions file does not exist")
+    values = np.load(path)
+    if len(values) != count:
+        raise EvaluationError(f"{path} holds {len(values)} predictions but {what} has {count} test images; "
+                              "they must be in the same order and number")
+    return values
 
 
 def run_eigen(gt_depths: str, output_dir: str, model: str | None = None, raw_dir: str | None = None,
@@ -171,12 +193,7 @@ def run_eigen(gt_depths: str, output_dir: str, model: str | None = None, raw_dir
     if (model is None) == (predictions is None):
         raise EvaluationError("give exactly one of --model and --predictions")
     if predictions is not None:
-        if not os.path.isfile(predictions):
-            raise EvaluationError(f"{predictions}: predictions file does not exist")
-        values = np.load(predictions)
-        if len(values) != len(truth):
-            raise EvaluationError(f"{predictions} holds {len(values)} predictions but {gt_depths} has "
-                                  f"{len(truth)} test images; they must be in the same order and number")
+        values = _load_predictions(predictions, len(truth), gt_depths)
         source = {"predictions": predictions, "prediction_kind": prediction_kind}
     else:
         if raw_dir is None:
@@ -191,22 +208,67 @@ def run_eigen(gt_depths: str, output_dir: str, model: str | None = None, raw_dir
     return {"results": results, "report": report, "images": len(truth)}
 
 
+def run_make3d(make3d_dir: str, output_dir: str, model: str | None = None, predictions: str | None = None,
+               prediction_kind: str = "inverse_depth", name: str = "ours", aspect: float = make3d.ASPECT) -> dict:
+    """Make3D Test134 with the central-crop protocol of make3d.py; report make3d.json / make3d.md."""
+    if (model is None) == (predictions is None):
+        raise EvaluationError("give exactly one of --model and --predictions")
+    try:
+        samples = make3d.find_samples(make3d_dir)
+        truths, image_rows = [], []
+        for sample in tqdm.tqdm(samples, desc="ground truth", unit="image", file=sys.stdout):
+            depth = make3d.load_depth(sample.depth_path)
+            rows, depth_rows = make3d.crop_rows(make3d.read_image(sample.image_path).shape, depth.shape, aspect)
+            truths.append(depth[depth_rows])
+            image_rows.append(rows)
+        if predictions is not None:
+            values = _load_predictions(predictions, len(samples), make3d_dir)
+            source = {"predictions": predictions, "prediction_kind": prediction_kind}
+        else:
+            inverse_depth = _inverse_depth_function(model)
+            values = (inverse_depth(make3d.read_image(s.image_path)[rows]) for s, rows in zip(samples, image_rows))
+            prediction_kind, source = "inverse_depth", {"model": model}
+        results = make3d.evaluate(truths, values, prediction_kind)
+    except make3d.Make3DError as error:
+        raise EvaluationError(str(error)) from None
+    options = {"image_crop": f"central rows, width:height = {aspect:g}:1", "depth_crop": "same central row fraction",
+               "valid": f"0 < gt < {make3d.MAX_DEPTH:g} m", "scaling": "per-image median",
+               "resize": "bilinear inverse depth to the cropped grid", "order": "sorted image names",
+               "make3d_dir": make3d_dir, **source}
+    header = "| method | " + " | ".join(make3d.METRICS) + " |\n|" + " --- |" * (len(make3d.METRICS) + 1)
+    ours = f"| {name} | " + " | ".join(f"{results[m]:.3f}" for m in make3d.METRICS) + " |"
+    paper = [f"| {label} | {v[0]:.3f} | {v[1]:.3f} | {v[2]:.3f} | {v[3]:.3f} (RMSE(log)) | |"
+             for label, v in make3d.PAPER_TABLE_2.items()]
+    text = (f"# Make3D: {len(samples)} images\n\n{header}\n" + "\n".join([ours] + paper) +
+            f"\n\nPaper rows: Table 2; its 4th column \"RMSE(log)\" is placed under log10 (see make3d.py). "
+            f"Median ratio {results['median_ratio_mean']:.3f} ± {results['median_ratio_std']:.3f}.\n\n"
+            "Protocol: " + ", ".join(f"{k}={v}" for k, v in options.items()) + "\n")
+    payload = {"task": "make3d", "images": len(samples), "results": results, "protocol": options,
+               "paper_table_2": {k: dict(zip(("abs_rel", "sq_rel", "rmse", "rmse_log"), v))
+                                 for k, v in make3d.PAPER_TABLE_2.items()}}
+    _write_files(output_dir, {"make3d.json": json.dumps(payload, indent=2) + "\n", "make3d.md": text})
+    return {"results": results, "report": os.path.join(output_dir, "make3d.md"), "images": len(samples)}
+
+
 FLAGS = flags.FLAGS
 
 
 def define_flags() -> None:
     """Flags of the command line only: defining them at import would clash with other
     entry points' flags of the same name in one process (absl flags are global)."""
-    flags.DEFINE_enum("task", "eigen", ["eigen", "pose"], "Evaluation protocol (Make3D: to come).")
+    flags.DEFINE_enum("task", "eigen", ["eigen", "make3d", "pose"], "Evaluation protocol.")
+    flags.DEFINE_string("make3d_dir", None, "make3d: folder holding Test134/ and Gridlaserdata/.")
+    flags.DEFINE_float("make3d_aspect", make3d.ASPECT, "make3d: width/height of the central crop evaluated.")
     flags.DEFINE_string("odometry_dir", None, "pose: KITTI odometry root (sequences/, poses/).")
     flags.DEFINE_list("sequences", ["09", "10"], "pose: odometry sequences.")
     flags.DEFINE_string("model_dir", None, "pose: a ddvo_tf.train run (its Pose-CNN and Depth-CNN).")
     flags.DEFINE_string("gt_depths", None, "Ground truth .npz from pipelines.export_gt_depth.")
     flags.DEFINE_string("model", None, "SavedModel (or training run) to evaluate.")
     flags.DEFINE_string("raw_dir", None, "KITTI raw root, to read the test images for --model.")
-    flags.DEFINE_string("predictions", None, "Precomputed predictions .npy [N, h, w] instead of --model.")
+    flags.DEFINE_string("predictions", None, "Precomputed predictions .npy [N, h, w] instead of --model "
+                        "(test-list order; make3d: sorted image names, of the cropped images).")
     flags.DEFINE_enum("prediction_kind", "inverse_depth", ["inverse_depth", "depth"], "What --predictions holds.")
-    flags.DEFINE_string("output_dir", "reports", "Where eigen.json and eigen.md go.")
+    flags.DEFINE_string("output_dir", "reports", "Where the report (<task>.json and <task>.md) goes.")
     flags.DEFINE_string("name", "ours", "Row label in the report.")
 
 
@@ -218,6 +280,11 @@ def main(argv):
             if not FLAGS.odometry_dir or not FLAGS.model_dir:
                 raise EvaluationError("--task=pose needs --odometry_dir and --model_dir")
             outcome = run_pose(FLAGS.odometry_dir, FLAGS.model_dir, FLAGS.output_dir, FLAGS.sequences)
+        elif FLAGS.task == "make3d":
+            if not FLAGS.make3d_dir:
+                raise EvaluationError("--task=make3d needs --make3d_dir (Test134/ and Gridlaserdata/)")
+            outcome = run_make3d(FLAGS.make3d_dir, FLAGS.output_dir, FLAGS.model, FLAGS.predictions,
+                                 FLAGS.prediction_kind, FLAGS.name, FLAGS.make3d_aspect)
         else:
             if not FLAGS.gt_depths:
                 raise EvaluationError("--task=eigen needs --gt_depths (from pipelines.export_gt_depth)")

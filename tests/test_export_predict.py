@@ -126,3 +126,22 @@ def test_export_of_a_folder_that_is_not_a_run_says_so(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 2 and "config.json does not exist" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_make3d_with_a_savedmodel_feeds_the_network_the_central_crop(exported, tmp_path):
+    from test_make3d import write_make3d
+    from ddvo_tf import evaluate, make3d
+    rng = np.random.default_rng(4)
+    depths = [rng.uniform(2, 60, (55, 30)) for _ in range(2)]
+    names = write_make3d(tmp_path / "make3d", depths, image_size=(96, 64))
+    with_model = evaluate.run_make3d(str(tmp_path / "make3d"), str(tmp_path / "a"), model=exported)
+    serve = tf.saved_model.load(exported).signatures["serving_default"]
+    expected = []
+    for name in names:
+        image = cv2.cvtColor(cv2.imread(str(tmp_path / "make3d" / "Test134" / f"img-{name}.jpg")), cv2.COLOR_BGR2RGB)
+        crop = image[32:64]   # 96 rows, width 64 -> the central 32 rows
+        expected.append(serve(images=tf.constant(crop[None].astype(np.float32) / 255))["inverse_depth"][0, ..., 0])
+    np.save(tmp_path / "pred.npy", np.stack(expected))
+    with_file = evaluate.run_make3d(str(tmp_path / "make3d"), str(tmp_path / "b"), predictions=str(tmp_path / "pred.npy"))
+    for metric in make3d.METRICS:
+        assert with_model["results"][metric] == pytest.approx(with_file["results"][metric], rel=1e-5)
