@@ -14,7 +14,8 @@ crop are scored, the prediction is scaled per image by ``median(gt) / median(pre
 the valid range, and the seven errors are averaged over images.  Both variants are reported: without
 a depth cap (the paper) and with the 80 m cap (most later work).
 
-Predictions come from a SavedModel (``ddvo_tf.export``; a training run's folder works too), fed the
+Predictions come from a SavedModel (``ddvo_tf.export``; a training run's folder works too, through
+its latest checkpoint when it has no SavedModel yet), fed the
 full-size test image, or from ``--predictions=FILE.npy`` ``[N, h, w]`` (``--prediction_kind``
 inverse_depth or depth) in test-list order.  Ground truth is ``pipelines.export_gt_depth``'s
 ``.npz``.  The report (``eigen.json`` and ``eigen.md``) holds the numbers printed, the protocol
@@ -67,14 +68,30 @@ def _test_image_path(raw_dir: str, line: str) -> str:
 
 
 def _inverse_depth_function(model: str):
-    """``rgb uint8 [H, W, 3] -> inverse depth [H, W]`` through a SavedModel's float32 signature."""
+    """``rgb uint8 [H, W, 3] -> inverse depth [H, W]`` through a SavedModel's float32 signature, or,
+    for a training run without one (still training, interrupted), through its latest checkpoint."""
     import tensorflow as tf
-    from ddvo_tf.predict import load_model
-    serve = load_model(model)
+    from ddvo_tf.predict import PredictError, load_model
+    module = None
+    try:
+        serve = load_model(model)
+    except PredictError:
+        if not os.path.isfile(os.path.join(model, "config.json")):
+            raise
+        from ddvo_tf.export import DepthModule
+        from ddvo_tf.runs import RunError, load_run
+        try:
+            run = load_run(model, with_pose_net=False)
+        except RunError as error:
+            raise EvaluationError(str(error)) from None
+        print(f"{model}: no SavedModel, evaluating checkpoint {run.checkpoint}")
+        module = DepthModule(run.depth_net, run.config.height, run.config.width)
+        serve = module.serve
 
     def inverse_depth(rgb: np.ndarray) -> np.ndarray:
         images = tf.constant(rgb.astype(np.float32)[None] / 255.0)
         return serve(images=images)["inverse_depth"].numpy()[0, ..., 0]
+    inverse_depth.module = module   # a tf.function method holds its module only weakly
     return inverse_depth
 
 
@@ -263,7 +280,8 @@ def define_flags() -> None:
     flags.DEFINE_list("sequences", ["09", "10"], "pose: odometry sequences.")
     flags.DEFINE_string("model_dir", None, "pose: a ddvo_tf.train run (its Pose-CNN and Depth-CNN).")
     flags.DEFINE_string("gt_depths", None, "Ground truth .npz from pipelines.export_gt_depth.")
-    flags.DEFINE_string("model", None, "SavedModel (or training run) to evaluate.")
+    flags.DEFINE_string("model", None, "SavedModel, or training run (its saved_model/, else its latest "
+                        "checkpoint) to evaluate.")
     flags.DEFINE_string("raw_dir", None, "KITTI raw root, to read the test images for --model.")
     flags.DEFINE_string("predictions", None, "Precomputed predictions .npy [N, h, w] instead of --model "
                         "(test-list order; make3d: sorted image names, of the cropped images).")

@@ -128,7 +128,7 @@ def test_export_of_a_folder_that_is_not_a_run_says_so(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_make3d_with_a_savedmodel_feeds_the_network_the_central_crop(exported, tmp_path):
+def test_make3d_with_a_savedmodel_feeds_the_network_the_central_crop(fake_run, exported, tmp_path):
     from test_make3d import write_make3d
     from ddvo_tf import evaluate, make3d
     rng = np.random.default_rng(4)
@@ -143,5 +143,8 @@ def test_make3d_with_a_savedmodel_feeds_the_network_the_central_crop(exported, t
         expected.append(serve(images=tf.constant(crop[None].astype(np.float32) / 255))["inverse_depth"][0, ..., 0])
     np.save(tmp_path / "pred.npy", np.stack(expected))
     with_file = evaluate.run_make3d(str(tmp_path / "make3d"), str(tmp_path / "b"), predictions=str(tmp_path / "pred.npy"))
+    # a run without a SavedModel is evaluated through its checkpoint (the export's --scale cancels out)
+    with_checkpoint = evaluate.run_make3d(str(tmp_path / "make3d"), str(tmp_path / "c"), model=fake_run[0])
     for metric in make3d.METRICS:
         assert with_model["results"][metric] == pytest.approx(with_file["results"][metric], rel=1e-5)
+        assert with_checkpoint["results"][metric] == pytest.approx(with_file["results"][metric], rel=1e-4)
