@@ -41,6 +41,7 @@ class TrainConfig:
     pretrain_steps: int | None = None
     ddvo_levels: int | None = None         # None: 5 for ddvo, 1 for hybrid
     ddvo_iterations: int = 10
+    ddvo_gradient: str = "implicit"        # or "unrolled" (through every iteration, as the authors)
     augment: bool = True
     seed: int = 0
     jit_compile: bool = False              # XLA for the whole train step (DDVO is compiled anyway)
@@ -52,6 +53,8 @@ class TrainConfig:
     def __post_init__(self):
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.ddvo_gradient not in ("implicit", "unrolled"):
+            raise ValueError(f"ddvo_gradient must be 'implicit' or 'unrolled', got {self.ddvo_gradient!r}")
         if self.batch_size < 1 or self.height < 16 or self.width < 16:
             raise ValueError("batch_size must be >= 1 and the image at least 16x16")
         if self.height % 8 or self.width % 8:

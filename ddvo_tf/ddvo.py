@@ -115,13 +115,16 @@ class _Level:
                               + grad_y[..., None] * jac_y[:, :, :, None, :],
                               [batch, height * width, channels, 6])
         self.jacobian = tf.reshape(jacobian, [batch, height * width * channels, 6])
-        # The in-view mask is per pixel, so H = sum_pixels mask * (sum_channels J_c J_c^T): keep the
-        # per-pixel 6x6 blocks and each iteration's H is one [HW] x [HW, 36] product.
-        per_pixel = tf.einsum("bpck,bpcl->bpkl", jacobian, jacobian)
         if weight_hessian:
+            # The in-view mask is per pixel, so H = sum_pixels mask * (sum_channels J_c J_c^T): keep
+            # the per-pixel 6x6 blocks and each iteration's H is one [HW] x [HW, 36] product.
+            per_pixel = tf.einsum("bpck,bpcl->bpkl", jacobian, jacobian)
             self.pixel_hessians = tf.reshape(per_pixel, [batch, height * width, 36])
         else:
-            self.chol, self.scale = _scaled_cholesky(tf.reduce_sum(per_pixel, axis=1), damping)
+            # One [6, N] x [N, 6] product: as a batch of HW tiny 3x6 products its gradient is ~10x
+            # slower under XLA on CPU.
+            hessian = tf.matmul(self.jacobian, self.jacobian, transpose_a=True)
+            self.chol, self.scale = _scaled_cholesky(hessian, damping)
 
     def residual(self, rotation, translation):
         """``I'_p - I`` (zero outside the mask), the in-view mask and the mean squared in-view
@@ -245,6 +248,50 @@ def solve_pose(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.Ten
         return pose, diagnostics
 
 
+def implicit_vjp(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.Tensor, intrinsics: tf.Tensor,
+                 pose: tf.Tensor, upstream: tf.Tensor, weight_hessian: bool = False, damping: float = 1e-4,
+                 regularization: float = 1e-4) -> tf.Tensor:
+    """``dL/d ref_inv_depth`` from ``upstream = dL/d pose`` at the solution ``pose [B, 6]`` (finest
+    level), by the implicit function theorem instead of back-propagating through every iteration.
+
+    At convergence the Gauss-Newton step vanishes: ``phi(eps, d) = 0`` where ``phi`` is the step
+    computed at the pose ``T(pose) exp(eps)`` and ``eps = 0``.  Hence ``d eps / d d = -A^-1 dphi/dd``
+    with ``A = dphi/deps`` (6x6, close to the identity), and with ``P = dpose/deps``::
+
+        dL/dd = -w^T dphi/dd,    A^T w = P^T upstream
+
+    ``A`` comes from one batched Jacobian (6 reverse passes of a single residual evaluation) and
+    ``w^T dphi/dd`` from one more, so the cost is that of a few iterations, whatever the number of
+    levels and iterations of the forward solve, and nothing of the forward needs to be kept.  The
+    6x6 solve is Tikhonov-regularised (``(A A^T + mu I) w = A P^T upstream``) so a degenerate ``A``
+    (texture-less input) gives a small gradient, never a huge one.  Equal to the unrolled gradient
+    when the solve has converged (tested); coarse levels and ``init_pose`` do not move a fixed point,
+    so they get no gradient.
+    """
+    dtype = pose.dtype
+    batch = tf.shape(pose)[0]
+    rotation0 = geometry.so3_exp(pose[:, 3:])
+    translation0 = pose[:, :3]
+    eps = tf.zeros([batch, 6], dtype)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([eps, ref_inv_depth])
+        level = _Level(ref_image, src_image, ref_inv_depth, intrinsics, weight_hessian, damping)
+        rotation = tf.matmul(rotation0, geometry.so3_exp(eps[:, 3:]))
+        translation = translation0 + tf.linalg.matvec(rotation0, eps[:, :3])
+        residual, mask, _ = level.residual(rotation, translation)
+        step = level.step(residual, mask)
+        moved = tf.concat([translation, geometry.so3_log(rotation), step], axis=-1)
+    jacobian = tape.batch_jacobian(moved, eps)                    # [B, 12, 6]
+    p_matrix, a_matrix = jacobian[:, :6], jacobian[:, 6:]
+    rhs = tf.linalg.matvec(a_matrix, tf.linalg.matvec(p_matrix, upstream, transpose_a=True))
+    normal = tf.matmul(a_matrix, a_matrix, transpose_b=True) + regularization * tf.eye(6, dtype=dtype)
+    w = tf.linalg.solve(normal, rhs[..., None])[..., 0]
+    w = tf.where(tf.math.is_finite(w), w, tf.zeros_like(w))
+    grad = tape.gradient(step, ref_inv_depth, output_gradients=-tf.stop_gradient(w))
+    del tape
+    return tf.where(tf.math.is_finite(grad), grad, tf.zeros_like(grad))
+
+
 class DirectVisualOdometry(keras.layers.Layer):
     """Keras layer: ``layer(ref_image, src_image, ref_inv_depth, intrinsics, init_pose=None)``
     -> ``pose [B, 6]`` (reference -> source).  See the module docstring for the algorithm.
@@ -258,10 +305,13 @@ class DirectVisualOdometry(keras.layers.Layer):
       damping: ``lambda`` added to the Jacobi-scaled 6x6 system.
       jit_compile: run the solve (and its gradient) as one XLA cluster.  On the 2-core CPU this
         is 3-4x faster than the plain graph (BUILD_NOTES.md); set False to debug.
+      gradient: ``"implicit"`` (default): :func:`implicit_vjp`, the exact derivative of the
+        converged pose, at the cost of a few iterations; ``"unrolled"``: back-propagation through
+        every level and iteration, as the authors' code does (about 4x the forward's cost).
     """
 
     def __init__(self, num_levels: int = 5, num_iterations: int = 10, weight_hessian: bool = False,
-                 damping: float = 1e-4, jit_compile: bool = True, **kwargs):
+                 damping: float = 1e-4, jit_compile: bool = True, gradient: str = "implicit", **kwargs):
         # The solve always runs in float32, also under a mixed-precision policy (a 6x6 normal
         # equation over ~10^5 rows is not safe in float16).
         kwargs["dtype"] = "float32"
@@ -274,9 +324,14 @@ class DirectVisualOdometry(keras.layers.Layer):
         self.num_iterations = num_iterations
         self.weight_hessian = weight_hessian
         self.damping = damping
+        if gradient not in ("implicit", "unrolled"):
+            raise ValueError(f"gradient must be 'implicit' or 'unrolled', got {gradient!r}")
         self.jit_compile = jit_compile
-        self._compiled_forward = tf.function(self._forward, jit_compile=True, reduce_retracing=True)
-        self._compiled_vjp = tf.function(self._vjp, jit_compile=True, reduce_retracing=True)
+        self.gradient = gradient
+        self._compiled_forward = tf.function(self._forward, jit_compile=jit_compile, reduce_retracing=True)
+        self._compiled_vjp = tf.function(self._vjp, jit_compile=jit_compile, reduce_retracing=True)
+        self._compiled_implicit_vjp = tf.function(self._implicit_vjp, jit_compile=jit_compile,
+                                                  reduce_retracing=True)
 
     def _solve_pose(self, ref_image, src_image, ref_inv_depth, intrinsics, init_pose):
         return solve_pose(ref_image, src_image, ref_inv_depth, intrinsics, init_pose,
@@ -294,10 +349,19 @@ class DirectVisualOdometry(keras.layers.Layer):
             pose = self._forward(ref_image, src_image, ref_inv_depth, intrinsics, init_pose)[0]
         return tape.gradient(pose, [ref_inv_depth, init_pose], output_gradients=upstream)
 
+    def _implicit_vjp(self, ref_image, src_image, ref_inv_depth, intrinsics, pose, fallback, upstream):
+        grad_depth = implicit_vjp(ref_image, src_image, ref_inv_depth, intrinsics, pose, upstream,
+                                  self.weight_hessian, self.damping)
+        # Where nothing improved on init_pose the output *is* init_pose.
+        fell_back = fallback[:, None] > 0.5
+        grad_depth = tf.where(fell_back[:, :, None, None], tf.zeros_like(grad_depth), grad_depth)
+        return grad_depth, tf.where(fell_back, upstream, tf.zeros_like(upstream))
+
     def _solve_compiled(self, ref_image, src_image, ref_inv_depth, intrinsics, init_pose):
-        # A jit-compiled function may not hand the while-loop accumulators of its gradient across
-        # the XLA boundary, so the forward pass is compiled alone and the backward pass recomputes
-        # it inside a second compiled function (one extra forward, both fully fused).
+        # The forward is one compiled function whose own gradient is never taken; the backward is a
+        # second one: the implicit gradient at the returned pose, or (unrolled) a recomputation of the
+        # forward under a tape -- a jit-compiled function may not hand the while-loop accumulators of
+        # its gradient across the XLA boundary.
         @tf.custom_gradient
         def solve(inv_depth, init):
             # stop_gradient: no tape may record the compiled forward (its own gradient is below).
@@ -305,6 +369,9 @@ class DirectVisualOdometry(keras.layers.Layer):
                 ref_image, src_image, inv_depth, intrinsics, init)))
 
             def grad(upstream_pose, *unused_upstream):
+                if self.gradient == "implicit":
+                    return self._compiled_implicit_vjp(ref_image, src_image, inv_depth, intrinsics,
+                                                       outputs[0], outputs[3], upstream_pose)
                 return self._compiled_vjp(ref_image, src_image, inv_depth, intrinsics, init,
                                           upstream_pose)
 
@@ -315,12 +382,13 @@ class DirectVisualOdometry(keras.layers.Layer):
     def solve(self, ref_image, src_image, ref_inv_depth, intrinsics, init_pose=None):
         """Like ``__call__`` but also returns the diagnostics dict of :func:`solve_pose`.
 
-        Gradients flow to ``ref_inv_depth`` and ``init_pose`` (Eq. 8).  With ``jit_compile`` the
-        images and intrinsics are treated as data (no gradient), which is all training needs.
+        Gradients flow to ``ref_inv_depth`` and ``init_pose`` (Eq. 8).  Unless ``jit_compile=False``
+        with ``gradient="unrolled"`` (plain autodiff), the images and intrinsics are treated as data
+        (no gradient), which is all training needs.
         """
         ref_image, src_image, ref_inv_depth, intrinsics = (
             tf.cast(x, tf.float32) for x in (ref_image, src_image, ref_inv_depth, intrinsics))
-        if not self.jit_compile:
+        if not self.jit_compile and self.gradient == "unrolled":
             return self._solve_pose(ref_image, src_image, ref_inv_depth, intrinsics,
                                     None if init_pose is None else tf.cast(init_pose, tf.float32))
         if init_pose is None:
@@ -342,5 +410,5 @@ class DirectVisualOdometry(keras.layers.Layer):
         config = super().get_config()
         config.update(num_levels=self.num_levels, num_iterations=self.num_iterations,
                       weight_hessian=self.weight_hessian, damping=self.damping,
-                      jit_compile=self.jit_compile)
+                      jit_compile=self.jit_compile, gradient=self.gradient)
         return config

@@ -37,7 +37,8 @@ class DepthLearner(keras.Model):
         if config.mode == "hybrid":
             self.pose_net.trainable = False          # pretrained, frozen (Section 5.1)
         self.dvo = (DirectVisualOdometry(num_levels=config.num_ddvo_levels,
-                                         num_iterations=config.ddvo_iterations)
+                                         num_iterations=config.ddvo_iterations,
+                                         gradient=config.ddvo_gradient)
                     if config.uses_ddvo else None)
 
     def call(self, frames, training=False):

@@ -42,6 +42,9 @@ flags.DEFINE_float("pretrain_epochs", 10.0, "hybrid without --init_checkpoint: p
 flags.DEFINE_integer("pretrain_steps", None, "... or steps (overrides --pretrain_epochs).")
 flags.DEFINE_integer("ddvo_levels", None, "DDVO pyramid levels (default 5 for ddvo, 1 for hybrid).")
 flags.DEFINE_integer("ddvo_iterations", 10, "Gauss-Newton iterations per DDVO level.")
+flags.DEFINE_enum("ddvo_gradient", "implicit", ["implicit", "unrolled"],
+                  "Gradient of the DDVO pose w.r.t. depth: implicit (at the converged pose, ~3x cheaper) "
+                  "or unrolled through every Gauss-Newton iteration (the authors' code).")
 flags.DEFINE_bool("augment", True, "Scale-and-crop, flip and colour augmentation.")
 flags.DEFINE_integer("seed", 0, "Seed of data order and augmentation.")
 flags.DEFINE_bool("jit_compile", False, "XLA-compile the whole train step (DDVO is compiled regardless).")
@@ -75,7 +78,7 @@ def config_from_flags() -> TrainConfig:
     values = {name: FLAGS[name].value for name in (
         "mode", "data_dir", "model_dir", "epochs", "steps", "batch_size", "learning_rate",
         "smoothness_weight", "height", "width", "init_checkpoint", "normalized_mean", "width_multiplier",
-        "pretrain_epochs", "pretrain_steps", "ddvo_levels", "ddvo_iterations", "augment", "seed",
+        "pretrain_epochs", "pretrain_steps", "ddvo_levels", "ddvo_iterations", "ddvo_gradient", "augment", "seed",
         "jit_compile", "summary_every", "image_every", "checkpoint_every")}
     values["normalize"] = {"auto": None, "on": True, "off": False}[FLAGS.normalize]
     if FLAGS.data_dir is None:

@@ -187,7 +187,7 @@ def test_compiled_custom_gradient_equals_plain_autodiff(street_pair):
     weights = tf.constant([[1.0, -2.0, 3.0, 10.0, -20.0, 30.0]])
     results = []
     for jit in (False, True):
-        layer = DirectVisualOdometry(num_levels=2, num_iterations=3, jit_compile=jit)
+        layer = DirectVisualOdometry(num_levels=2, num_iterations=3, jit_compile=jit, gradient="unrolled")
         inv, start = tf.Variable(inv_depth), tf.Variable(init)
 
         @tf.function
@@ -204,3 +204,66 @@ def test_compiled_custom_gradient_equals_plain_autodiff(street_pair):
     assert scale > 0
     np.testing.assert_allclose(grad_depth_b, grad_depth_a, atol=2e-3 * scale)
     np.testing.assert_allclose(grad_init_b, grad_init_a, atol=2e-3 * np.abs(grad_init_a).max())
+
+
+def _cosine(a, b):
+    a, b = np.ravel(a), np.ravel(b)
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def test_implicit_gradient_equals_the_unrolled_one_at_convergence(street_pair):
+    # Started near the solution with many iterations, the solve converges and back-propagating
+    # through every iteration must agree with the implicit-function-theorem gradient.
+    ref, src, inv_depth, intrinsics = street_pair.batch([0, 1, 2])
+    init = (np.asarray(street_pair.true_poses) * 0.9).astype(np.float32)
+    weights = tf.constant([[1.0, -2.0, 3.0, 10.0, -20.0, 30.0]])
+    grads = {}
+    for gradient, jit in (("unrolled", False), ("implicit", True), ("implicit", False)):
+        layer = DirectVisualOdometry(num_levels=2, num_iterations=20, gradient=gradient, jit_compile=jit)
+        inv = tf.Variable(inv_depth)
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(layer(ref, src, inv, intrinsics, init_pose=init) * weights)
+        grads[gradient, jit] = tape.gradient(loss, inv).numpy()
+    implicit = grads["implicit", True]
+    np.testing.assert_allclose(grads["implicit", False], implicit, atol=1e-3 * np.abs(implicit).max())
+    cosines = [_cosine(grads["unrolled", False][i], implicit[i]) for i in range(3)]
+    assert min(cosines) > 0.95, cosines
+    norms = [np.linalg.norm(implicit[i]) / np.linalg.norm(grads["unrolled", False][i]) for i in range(3)]
+    np.testing.assert_allclose(norms, 1.0, atol=0.1)
+
+
+def test_implicit_gradient_matches_finite_differences_of_the_converged_solve(street_pair):
+    # Directional derivatives of the converged float64 solve (central differences) along a smooth
+    # perturbation of the inverse depth.  The solve is only piecewise smooth (bilinear sampling,
+    # best-iterate selection), so the tolerance is that of the unrolled gradient's own agreement.
+    from ddvo_tf.ddvo import implicit_vjp
+    weights = tf.constant([[1.0, -2.0, 3.0, 10.0, -20.0, 30.0]], tf.float64)
+    rng = np.random.default_rng(0)
+    for index in range(3):
+        ref, src, inv_depth, intrinsics = street_pair.batch([index])
+        r, s, d, k = (tf.constant(x, tf.float64) for x in (ref, src, inv_depth, intrinsics))
+        init = tf.constant(np.asarray(street_pair.true_poses[index:index + 1]) * 0.9, tf.float64)
+        solve = tf.function(lambda depth: solve_pose(r, s, depth, k, init_pose=init, num_levels=2,
+                                                     num_iterations=60)[0])
+        gradient = implicit_vjp(r, s, d, k, solve(d), weights).numpy()
+        direction = tf.image.resize(rng.normal(size=(1, 8, 26, 1)), d.shape[1:3]).numpy() * d.numpy() * 0.5
+        h = 1e-4
+        numerical = float(tf.reduce_sum((solve(d + h * direction) - solve(d - h * direction)) * weights)) / (2 * h)
+        assert abs(np.sum(gradient * direction) - numerical) < 0.1 * abs(numerical) + 0.03, (index, numerical)
+
+
+@pytest.mark.parametrize("gradient", ["implicit", "unrolled"])
+def test_layer_gradient_on_degenerate_input_is_finite_and_falls_back_to_init(gradient):
+    rng = np.random.default_rng(0)
+    flat = np.full((2, 32, 104, 3), 0.5, np.float32)   # texture-less: no iterate improves
+    intrinsics = np.repeat(np.array([[[60.0, 0, 51.5], [0, 60.0, 15.5], [0, 0, 1]]], np.float32), 2, 0)
+    inv = tf.Variable(np.full((2, 32, 104, 1), 0.2, np.float32))
+    init = tf.Variable(rng.normal(0, 0.1, (2, 6)).astype(np.float32))
+    layer = DirectVisualOdometry(num_levels=2, num_iterations=3, gradient=gradient, jit_compile=False)
+    with tf.GradientTape() as tape:
+        pose = layer(flat, flat, inv, intrinsics, init_pose=init)
+        loss = tf.reduce_sum(pose * tf.constant([[1.0, 2, 3, 4, 5, 6]]))
+    grad_depth, grad_init = tape.gradient(loss, [inv, init])
+    np.testing.assert_array_equal(pose.numpy(), init.numpy())
+    assert grad_depth is None or np.all(np.isfinite(grad_depth.numpy()))
+    np.testing.assert_allclose(grad_init.numpy(), np.tile([[1.0, 2, 3, 4, 5, 6]], (2, 1)), rtol=1e-5)
