@@ -19,6 +19,7 @@ import dataclasses
 import json
 
 MODES = ("baseline", "posecnn", "ddvo", "hybrid")
+STRATEGIES = ("default", "mirrored", "multi_worker")
 
 
 @dataclasses.dataclass
@@ -44,7 +45,9 @@ class TrainConfig:
     ddvo_gradient: str = "implicit"        # or "unrolled" (through every iteration, as the authors)
     augment: bool = True
     seed: int = 0
-    jit_compile: bool = False              # XLA for the whole train step (DDVO is compiled anyway)
+    jit_compile: bool = False              # XLA for the loss and gradients (DDVO is compiled anyway)
+    precision: str = "float32"             # networks' compute: float32, bf16 or fp16 (mixed)
+    strategy: str = "default"              # tf.distribute: default, mirrored, multi_worker
     summary_every: int = 20
     image_every: int = 200
     checkpoint_every: int = 500
@@ -53,6 +56,10 @@ class TrainConfig:
     def __post_init__(self):
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.precision not in ("float32", "bf16", "fp16"):
+            raise ValueError(f"precision must be float32, bf16 or fp16, got {self.precision!r}")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
         if self.ddvo_gradient not in ("implicit", "unrolled"):
             raise ValueError(f"ddvo_gradient must be 'implicit' or 'unrolled', got {self.ddvo_gradient!r}")
         if self.batch_size < 1 or self.height < 16 or self.width < 16:

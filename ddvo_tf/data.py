@@ -132,15 +132,22 @@ def make_dataset(data_dir: str, split: str = "train", batch_size: int = 4,
                  image_size: tuple[int, int] | None = None, augment: bool = True,
                  shuffle: bool = True, repeat: bool = True, seed: int | None = None,
                  deterministic: bool = False, max_scale: float = 1.15, flip: bool = True,
-                 color: bool = True, shuffle_buffer: int = 1024, drop_remainder: bool = True
-                 ) -> tf.data.Dataset:
+                 color: bool = True, shuffle_buffer: int = 1024, drop_remainder: bool = True,
+                 num_shards: int = 1, shard_index: int = 0) -> tf.data.Dataset:
     """Batched clips from the build in ``data_dir``.
 
     ``image_size=(H, W)`` resizes (area) from the built size, updating ``K``.  ``deterministic``
     fixes file and element order and, with ``seed``, makes augmentation reproducible.
+    ``num_shards``/``shard_index``: the disjoint part one input pipeline of a distributed run reads
+    (whole shard files when there are enough of them, else every ``num_shards``-th clip).
     """
+    if not 0 <= shard_index < num_shards:
+        raise ValueError(f"shard_index {shard_index} outside 0..{num_shards - 1}")
     manifest = load_manifest(data_dir)
     files = shard_files(data_dir, split, manifest)
+    by_file = num_shards > 1 and len(files) >= num_shards
+    if by_file:
+        files = files[shard_index::num_shards]
     height, width = manifest["height"], manifest["width"]
     out_h, out_w = image_size or (height, width)
     if seed is None:
@@ -152,6 +159,9 @@ def make_dataset(data_dir: str, split: str = "train", batch_size: int = 4,
         dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 8),
                                  num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    if num_shards > 1 and not by_file:
+        dataset = dataset.shard(num_shards, shard_index)
+    seed += 7919 * shard_index   # distinct augmentation streams per input pipeline
     if shuffle:
         dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     if repeat:

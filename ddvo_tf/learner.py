@@ -21,6 +21,7 @@ import tensorflow as tf
 from ddvo_tf import geometry, losses
 from ddvo_tf.config import TrainConfig
 from ddvo_tf.ddvo import DirectVisualOdometry
+from ddvo_tf.models import dtype_policy
 from ddvo_tf.models.depth_net import NUM_SCALES, build_depth_net
 from ddvo_tf.models.pose_net import build_pose_net
 
@@ -31,9 +32,10 @@ class DepthLearner(keras.Model):
     def __init__(self, config: TrainConfig, **kwargs):
         super().__init__(name=f"depth_learner_{config.mode}", **kwargs)
         self.config = config
-        self.depth_net = build_depth_net(config.height, config.width, config.width_multiplier)
-        self.pose_net = (build_pose_net(config.height, config.width, config.width_multiplier)
-                         if config.uses_pose_net else None)
+        with dtype_policy(config.precision):   # networks only: DDVO, geometry and losses stay float32
+            self.depth_net = build_depth_net(config.height, config.width, config.width_multiplier)
+            self.pose_net = (build_pose_net(config.height, config.width, config.width_multiplier)
+                             if config.uses_pose_net else None)
         if config.mode == "hybrid":
             self.pose_net.trainable = False          # pretrained, frozen (Section 5.1)
         self.dvo = (DirectVisualOdometry(num_levels=config.num_ddvo_levels,
@@ -118,12 +120,30 @@ class DepthLearner(keras.Model):
                              "warped": tf.stack(tf.split(warped_finest, len(pairs))[:2], axis=1)}
         return result
 
-    def train_step(self, batch):
+    def compute_gradients(self, batch: dict) -> tuple[dict, list]:
+        """Scalars of the batch and the gradients of its loss for this replica.
+
+        Under a ``tf.distribute`` strategy the optimizer sums gradients over replicas, so each
+        replica differentiates ``mean over its clips / replicas`` (= sum over its clips / global
+        batch: per-replica batches are equal); alone it is the plain mean.  With a float16 policy
+        the optimizer's loss scale is applied here and undone by ``optimizer.apply``.
+        """
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape() as tape:
             result = self.compute_losses(batch, training=True)
+            scaled = self.optimizer.scale_loss(result["loss"] / replicas)
         variables = self.trainable_variables
-        gradients = tape.gradient(result["loss"], variables)
-        self.optimizer.apply(gradients, variables)
+        gradients = tape.gradient(scaled, variables)
         result.pop("outputs")
-        result["gradient_norm"] = tf.linalg.global_norm(gradients)
+        # norm of this replica's own mean-loss gradient (loss scale and replica split undone)
+        unscale = replicas / self.optimizer.scale_loss(tf.constant(1.0))
+        result["gradient_norm"] = tf.linalg.global_norm(gradients) * unscale
+        return result, gradients
+
+    def apply_gradients(self, gradients: list) -> None:
+        self.optimizer.apply(gradients, self.trainable_variables)
+
+    def train_step(self, batch):
+        result, gradients = self.compute_gradients(batch)
+        self.apply_gradients(gradients)
         return result

@@ -47,7 +47,17 @@ flags.DEFINE_enum("ddvo_gradient", "implicit", ["implicit", "unrolled"],
                   "or unrolled through every Gauss-Newton iteration (the authors' code).")
 flags.DEFINE_bool("augment", True, "Scale-and-crop, flip and colour augmentation.")
 flags.DEFINE_integer("seed", 0, "Seed of data order and augmentation.")
-flags.DEFINE_bool("jit_compile", False, "XLA-compile the whole train step (DDVO is compiled regardless).")
+flags.DEFINE_enum("jit_compile", "auto", ["auto", "on", "off"],
+                  "XLA for the loss and gradient computation (DDVO is compiled regardless); auto = on "
+                  "with a GPU, off on a CPU (slower there, BUILD_NOTES.md).")
+flags.DEFINE_enum("mixed_precision", "auto", ["auto", "off", "bf16", "fp16"],
+                  "Networks' compute precision (weights, DDVO, geometry and losses stay float32); auto = "
+                  "bf16 on GPUs of compute capability >= 8, fp16 on 7.x, off otherwise (and on CPUs).")
+flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker"],
+                  "tf.distribute: one device; all GPUs of this host; or several hosts (TF_CONFIG). "
+                  "--batch_size is the global batch, split evenly over replicas.")
+flags.DEFINE_integer("cpu_replicas", None, "Without GPUs: split the CPU into this many logical devices "
+                     "for --strategy=mirrored (to try the distributed path on one machine).")
 flags.DEFINE_integer("summary_every", 20, "Steps between TensorBoard scalars.")
 flags.DEFINE_integer("image_every", 200, "Steps between TensorBoard images.")
 flags.DEFINE_integer("checkpoint_every", 500, "Steps between checkpoints.")
@@ -79,8 +89,14 @@ def config_from_flags() -> TrainConfig:
         "mode", "data_dir", "model_dir", "epochs", "steps", "batch_size", "learning_rate",
         "smoothness_weight", "height", "width", "init_checkpoint", "normalized_mean", "width_multiplier",
         "pretrain_epochs", "pretrain_steps", "ddvo_levels", "ddvo_iterations", "ddvo_gradient", "augment", "seed",
-        "jit_compile", "summary_every", "image_every", "checkpoint_every")}
+        "strategy", "summary_every", "image_every", "checkpoint_every")}
     values["normalize"] = {"auto": None, "on": True, "off": False}[FLAGS.normalize]
+    from ddvo_tf import distribute
+    values["jit_compile"] = (distribute.auto_jit_compile() if FLAGS.jit_compile == "auto"
+                             else FLAGS.jit_compile == "on")
+    values["precision"] = {"auto": None, "off": "float32"}.get(FLAGS.mixed_precision, FLAGS.mixed_precision)
+    if values["precision"] is None:
+        values["precision"] = distribute.auto_precision()
     if FLAGS.data_dir is None:
         for name, value in BUILTIN_DEFAULTS.items():
             if not FLAGS[name].present:
@@ -93,14 +109,17 @@ def main(argv):
     from ddvo_tf import data
     from ddvo_tf.training import TrainingError, train
     from pipelines.sequences import DataError
+    from ddvo_tf.distribute import DistributeError, split_cpu
     try:
+        if FLAGS.cpu_replicas:
+            split_cpu(FLAGS.cpu_replicas)
         config = config_from_flags()
         if config.data_dir is None:
             print("no --data_dir: using the built-in synthetic street "
                   f"({config.height}x{config.width}, cached in {FLAGS.synthetic_dir})")
             config.data_dir = builtin_data(FLAGS.synthetic_dir, config.height, config.width)
         result = train(config)
-    except (TrainingError, data.DatasetError, DataError, ValueError) as error:
+    except (TrainingError, data.DatasetError, DataError, DistributeError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"done: {result['steps']} steps; model, TensorBoard logs and depth pictures in {result['model_dir']}")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import shutil
 import time
 
 import keras
@@ -28,7 +29,7 @@ import numpy as np
 import tensorflow as tf
 import tqdm
 
-from ddvo_tf import data, viz
+from ddvo_tf import data, distribute, viz
 from ddvo_tf.config import TrainConfig
 from ddvo_tf.export import export_depth_model
 from ddvo_tf.learner import DepthLearner
@@ -68,36 +69,81 @@ def _scalars(result: dict) -> dict[str, float]:
     return {k: float(v) for k, v in result.items() if k != "outputs"}
 
 
-def train(config: TrainConfig, log=print) -> dict:
+def build_learner(config: TrainConfig, strategy: tf.distribute.Strategy | None = None
+                  ) -> tuple[DepthLearner, keras.optimizers.Optimizer]:
+    """The learner and its built optimizer (loss-scaled for fp16) under ``strategy``'s scope."""
+    strategy = strategy or tf.distribute.get_strategy()
+    keras.utils.set_random_seed(config.seed)           # same initial weights for the same seed
+    with strategy.scope():
+        learner = DepthLearner(config)
+        optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=0.9, beta_2=0.999)
+        if config.precision == "fp16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        learner.compile(optimizer=optimizer)
+        optimizer.build(learner.trainable_variables)
+    return learner, optimizer
+
+
+def make_train_function(learner: DepthLearner, strategy: tf.distribute.Strategy, jit_compile: bool = False):
+    """``train_fn(distributed_batch) -> scalars`` averaged over replicas: every replica computes its
+    gradients (XLA-compiled with ``jit_compile``), the optimizer sums them and updates."""
+    gradient_fn = tf.function(learner.compute_gradients, jit_compile=jit_compile)
+
+    def replica_step(batch):
+        result, gradients = gradient_fn(batch)
+        learner.apply_gradients(gradients)
+        return result
+
+    @tf.function
+    def train_fn(batch):
+        per_replica = strategy.run(replica_step, args=(batch,))
+        return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in per_replica.items()}
+
+    return train_fn
+
+
+def train(config: TrainConfig, log=print, strategy: tf.distribute.Strategy | None = None) -> dict:
     """Run (or resume) one training run; returns the last step's scalars and where things went."""
     if config.data_dir is None:
         raise TrainingError("config.data_dir is required (train.py builds the synthetic data when "
                             "--data_dir is omitted)")
+    if strategy is None:
+        try:
+            strategy = distribute.make_strategy(config.strategy)
+        except distribute.DistributeError as error:
+            raise TrainingError(str(error)) from None
+    replicas = strategy.num_replicas_in_sync
+    if config.batch_size % replicas:
+        raise TrainingError(f"--batch_size={config.batch_size} (the global batch) must be a multiple of the "
+                            f"{replicas} replicas of --strategy={config.strategy}")
+    chief = distribute.is_chief(strategy)
     if config.mode == "hybrid" and not config.init_checkpoint:
         stage = dataclasses.replace(config, mode="posecnn", model_dir=os.path.join(config.model_dir, "pretrain_posecnn"),
                                     steps=config.pretrain_steps, epochs=config.pretrain_epochs, export=False)
         log(f"hybrid: no --init_checkpoint, so first the posecnn stage in {stage.model_dir}")
-        train(stage, log)
+        train(stage, log, strategy)
         config = dataclasses.replace(config, init_checkpoint=stage.model_dir)
     os.makedirs(config.model_dir, exist_ok=True)
-    _write_text(os.path.join(config.model_dir, "config.json"), config.to_json())
+    if chief:
+        _write_text(os.path.join(config.model_dir, "config.json"), config.to_json())
     manifest = data.load_manifest(config.data_dir)
     steps = total_steps(config, manifest["counts"]["train"])
 
-    keras.utils.set_random_seed(config.seed)           # same initial weights for the same seed
-    learner = DepthLearner(config)
-    optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=0.9, beta_2=0.999)
-    learner.compile(optimizer=optimizer)
-    optimizer.build(learner.trainable_variables)
-    step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    learner, optimizer = build_learner(config, strategy)
+    with strategy.scope():
+        step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     objects = {"step": step, "depth_net": learner.depth_net, "optimizer": optimizer}
     if learner.pose_net is not None:
         objects["pose_net"] = learner.pose_net
     checkpoint = tf.train.Checkpoint(**objects)
-    manager = tf.train.CheckpointManager(checkpoint, os.path.join(config.model_dir, "checkpoints"), max_to_keep=3)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        log(f"resuming {config.mode} from {manager.latest_checkpoint} (step {int(step.numpy())} of {steps})")
+    checkpoints = os.path.join(config.model_dir, "checkpoints")
+    # Every worker takes part in a save; only the chief's copy is kept.
+    scratch = None if chief else os.path.join(config.model_dir, ".workers", distribute.worker_id(strategy))
+    manager = tf.train.CheckpointManager(checkpoint, scratch or checkpoints, max_to_keep=3)
+    latest = tf.train.latest_checkpoint(checkpoints)
+    if latest:
+        checkpoint.restore(latest).assert_existing_objects_matched()
+        log(f"resuming {config.mode} from {latest} (step {int(step.numpy())} of {steps})")
     elif config.init_checkpoint:
         source = resolve_checkpoint(config.init_checkpoint)
         networks = {k: v for k, v in objects.items() if k in ("depth_net", "pose_net")}
@@ -114,8 +160,13 @@ def train(config: TrainConfig, log=print) -> dict:
     if start >= steps:
         log(f"{config.model_dir}: already trained for {start} steps")
     else:
-        _run_steps(config, learner, step, steps, manager, log)
+        if replicas > 1:
+            log(f"{config.strategy}: {replicas} replicas, {config.batch_size // replicas} clips each")
+        _run_steps(config, learner, step, steps, manager, log, strategy, chief)
     result = {"model_dir": config.model_dir, "steps": int(step.numpy())}
+    if scratch:
+        shutil.rmtree(scratch, ignore_errors=True)
+        return result
     if config.export:
         result["saved_model"] = export_depth_model(
             learner.depth_net, os.path.join(config.model_dir, "saved_model"), config.height, config.width,
@@ -125,19 +176,25 @@ def train(config: TrainConfig, log=print) -> dict:
     return result
 
 
-def _run_steps(config, learner, step, steps, manager, log) -> None:
+def _run_steps(config, learner, step, steps, manager, log, strategy, chief) -> None:
     start = int(step.numpy())
     files = data.shard_files(config.data_dir, "train")
-    dataset = data.make_dataset(config.data_dir, "train", config.batch_size, (config.height, config.width),
-                                augment=config.augment, seed=config.seed + start)
-    iterator = iter(dataset.map(lambda b: {"frames": b["frames"], "intrinsics": b["intrinsics"]}))
-    train_fn = tf.function(learner.train_step, jit_compile=config.jit_compile)
+
+    def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
+        dataset = data.make_dataset(config.data_dir, "train", context.get_per_replica_batch_size(config.batch_size),
+                                    (config.height, config.width), augment=config.augment, seed=config.seed + start,
+                                    num_shards=context.num_input_pipelines, shard_index=context.input_pipeline_id)
+        return dataset.map(lambda b: {"frames": b["frames"], "intrinsics": b["intrinsics"]})
+
+    iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
+    train_fn = make_train_function(learner, strategy, config.jit_compile)
     outputs_fn = tf.function(lambda batch: learner.compute_losses(batch, training=False)["outputs"])
-    writer = tf.summary.create_file_writer(os.path.join(config.model_dir, "tensorboard"))
+    writer = (tf.summary.create_file_writer(os.path.join(config.model_dir, "tensorboard")) if chief
+              else tf.summary.create_noop_writer())
     saved_at = start
     tick, tick_step = time.perf_counter(), start
     with writer.as_default(), tqdm.tqdm(total=steps, initial=start, unit="step", dynamic_ncols=True,
-                                        desc=config.mode) as bar:
+                                        desc=config.mode, disable=not chief) as bar:
         while int(step.numpy()) < steps:
             try:
                 batch = next(iterator)
@@ -161,8 +218,8 @@ def _run_steps(config, learner, step, steps, manager, log) -> None:
                     tf.summary.scalar(name, value, step=current)
                 tf.summary.scalar("steps_per_second", (current - tick_step) / max(now - tick, 1e-9), step=current)
                 tick, tick_step = now, current
-            if current % config.image_every == 0 or current == steps:
-                _image_summaries(outputs_fn(batch), current)
+            if chief and (current % config.image_every == 0 or current == steps):
+                _image_summaries(outputs_fn(strategy.experimental_local_results(batch)[0]), current)
             if current % config.checkpoint_every == 0 or current == steps:
                 manager.save(checkpoint_number=current)
                 saved_at = current

@@ -40,15 +40,29 @@ def _batch(built_clips, size=4, seed=0):
     return {"frames": batch["frames"], "intrinsics": batch["intrinsics"]}
 
 
-@pytest.mark.parametrize("mode", ["posecnn", "hybrid"])
-def test_batch_loss_is_the_mean_of_one_clip_at_a_time(mode, built_clips):
+@pytest.mark.parametrize("mode", ["posecnn", "ddvo", "hybrid"])
+def test_batch_loss_and_gradients_are_the_mean_of_one_clip_at_a_time(mode, built_clips):
+    # Normalization (eta per clip), DDVO (both pairs of every clip in one call) and the losses
+    # treat the clips of a batch independently.
     keras.utils.set_random_seed(0)
     learner = DepthLearner(TrainConfig(mode=mode, **SMALL))
     batch = _batch(built_clips, 3)
-    together = learner.compute_losses(batch, training=False)
-    alone = [learner.compute_losses({k: v[i:i + 1] for k, v in batch.items()}, training=False) for i in range(3)]
+
+    @tf.function
+    def losses_and_gradients(clips):
+        with tf.GradientTape() as tape:
+            result = learner.compute_losses(clips, training=True)
+        return result, tape.gradient(result["loss"], learner.trainable_variables)
+
+    together, gradients = losses_and_gradients(batch)
+    alone = [losses_and_gradients({k: v[i:i + 1] for k, v in batch.items()}) for i in range(3)]
     for key in ("loss", "photometric", "smoothness"):
-        np.testing.assert_allclose(float(together[key]), np.mean([float(a[key]) for a in alone]), rtol=2e-5)
+        np.testing.assert_allclose(float(together[key]), np.mean([float(a[0][key]) for a in alone]), rtol=2e-5)
+    # float32 sums over different batch shapes round differently; a clip-coupling bug (e.g. eta over
+    # the batch) changes gradients by tens of percent
+    errors = [np.linalg.norm(g.numpy() - np.mean([a[1][i].numpy() for a in alone], axis=0)) /
+              max(np.linalg.norm(g.numpy()), 1e-12) for i, g in enumerate(gradients)]
+    assert max(errors) < 1e-2, max(errors)
 
 
 def _true_depth(root, drive, camera, frame, factor=3):
@@ -153,3 +167,23 @@ def test_train_step_compiles_with_xla(built_clips):
     compiled = tf.function(learner.train_step, jit_compile=True)(batch)
     assert np.isfinite(float(compiled["loss"]))
     assert int(learner.optimizer.iterations.numpy()) == 1
+
+
+@pytest.mark.parametrize("precision, mode", [("bf16", "ddvo"), ("fp16", "posecnn")])
+def test_mixed_precision_step_runs_on_cpu_with_float32_weights_outputs_and_losses(precision, mode, built_clips):
+    from ddvo_tf.training import build_learner, make_train_function
+    config = TrainConfig(mode=mode, precision=precision, **SMALL)
+    learner, optimizer = build_learner(config)
+    compute = {"bf16": "bfloat16", "fp16": "float16"}[precision]
+    conv = learner.depth_net.get_layer("conv1a")
+    assert conv.compute_dtype == compute and conv.kernel.dtype == "float32"
+    assert all(o.dtype == "float32" for o in learner.depth_net(tf.zeros([1, 32, 104, 3])))
+    assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer) == (precision == "fp16")
+    train_fn = make_train_function(learner, tf.distribute.get_strategy())
+    before = [v.numpy() for v in learner.trainable_variables]
+    batch = _batch(built_clips, 2)
+    results = [train_fn(batch) for _ in range(2)]
+    assert all(np.isfinite(float(r["loss"])) and r["loss"].dtype == tf.float32 for r in results)
+    assert any(np.any(v.numpy() != b) for v, b in zip(learner.trainable_variables, before))
+    # the networks' layers outside the build keep float32 (the policy was scoped)
+    assert build_depth_net(32, 104, 0.25).get_layer("conv1a").compute_dtype == "float32"

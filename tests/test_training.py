@@ -98,14 +98,14 @@ def _restored_networks(config, model_dir):
 
 
 def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(built_clips, tmp_path, monkeypatch):
-    real_step = DepthLearner.train_step
+    real_gradients = DepthLearner.compute_gradients
 
     def poisoned(self, batch):
-        result = real_step(self, batch)
-        poison = tf.where(self.optimizer.iterations >= 5, np.nan, 0.0)
-        return {**result, "loss": result["loss"] + poison}
+        result, gradients = real_gradients(self, batch)
+        poison = tf.where(self.optimizer.iterations >= 4, np.nan, 0.0)   # from the 5th step on
+        return {**result, "loss": result["loss"] + poison}, gradients
 
-    monkeypatch.setattr(DepthLearner, "train_step", poisoned)
+    monkeypatch.setattr(DepthLearner, "compute_gradients", poisoned)
     config = _config(built_clips, tmp_path / "nan", mode="posecnn", steps=8, checkpoint_every=2)
     with pytest.raises(training.TrainingError, match=r"step 5: the loss is nan .*ckpt-4"):
         training.train(config, log=lambda *a: None)

@@ -83,6 +83,7 @@ def build_depth_net(height: int = 128, width: int = 416, width_multiplier: float
         x = layers.Conv2D(channels, 3, padding="same", activation="elu", name=f"iconv{7 - level}")(x)
         if level >= len(DECODER_CHANNELS) - NUM_SCALES:
             logits = layers.Conv2D(1, 3, padding="same", name=f"inv_depth{7 - level}_logits")(x)
-            coarser = InverseDepthActivation(name=f"inv_depth{7 - level}")(logits)
+            # float32 whatever the policy: losses, normalization and DDVO work on it
+            coarser = InverseDepthActivation(name=f"inv_depth{7 - level}", dtype="float32")(logits)
             inverse_depths.append(coarser)
     return keras.Model(image, inverse_depths[::-1], name=name)

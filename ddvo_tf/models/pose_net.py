@@ -49,5 +49,5 @@ def build_pose_net(height: int = 128, width: int = 416, width_multiplier: float 
                           activation="relu", name=f"conv{index + 1}")(x)
     x = layers.Conv2D(12, 1, name="pose")(x)
     x = layers.GlobalAveragePooling2D(name="mean")(x)
-    poses = PoseOutput(name="poses")(x)
+    poses = PoseOutput(name="poses", dtype="float32")(x)   # float32 under any mixed policy
     return keras.Model(frames, poses, name=name)
