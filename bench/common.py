@@ -70,3 +70,15 @@ def write_json(path: str, payload: dict) -> None:
         json.dump(payload, handle, indent=2)
     os.replace(tmp, path)
     print(f"wrote {path}")
+
+
+def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
+    """This machine's float32 matrix-multiply rate (GFLOP/s): the median of ``size``-square products
+    in a tf.function, the yardstick of the train step's convolution rate."""
+    import tensorflow as tf
+
+    a = tf.random.normal([size, size])
+    b = tf.random.normal([size, size])
+    product = tf.function(tf.autograph.experimental.do_not_convert(lambda: tf.reduce_sum(tf.matmul(a, b))))
+    _, seconds = time_call(lambda: product().numpy(), repeats)
+    return 2.0 * size ** 3 / seconds / 1e9

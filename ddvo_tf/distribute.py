@@ -80,7 +80,8 @@ def auto_jit_compile() -> bool:
 
 def auto_precision() -> str:
     """bf16 on GPUs with bfloat16 tensor cores (compute capability >= 8), fp16 on 7.x, float32
-    otherwise (older GPUs, and CPUs, where low-precision convolutions are not faster here)."""
+    otherwise.  CPUs stay float32: bf16 is fast only on CPUs with AVX-512 BF16 or AMX (about 1.6x
+    on the one of BUILD_NOTES.md) and emulated, slow, elsewhere, so there it is opt-in."""
     gpus = tf.config.list_physical_devices("GPU")
     if not gpus:
         return "float32"

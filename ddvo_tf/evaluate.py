@@ -225,30 +225,52 @@ def run_eigen(gt_depths: str, output_dir: str, model: str | None = None, raw_dir
     return {"results": results, "report": report, "images": len(truth)}
 
 
+def _central_fraction(prediction: np.ndarray, rows: slice, height: int) -> np.ndarray:
+    """The rows of a whole-image prediction (any resolution) that the image crop ``rows`` keeps."""
+    prediction = np.asarray(prediction)
+    keep = int(round(prediction.shape[0] * (rows.stop - rows.start) / height))
+    return prediction[make3d.central_rows(prediction.shape[0], keep)]
+
+
 def run_make3d(make3d_dir: str, output_dir: str, model: str | None = None, predictions: str | None = None,
-               prediction_kind: str = "inverse_depth", name: str = "ours", aspect: float = make3d.ASPECT) -> dict:
-    """Make3D Test134 with the central-crop protocol of make3d.py; report make3d.json / make3d.md."""
+               prediction_kind: str = "inverse_depth", name: str = "ours", aspect: float = make3d.ASPECT,
+               network_input: str = "crop") -> dict:
+    """Make3D Test134 with the central-crop protocol of make3d.py; report make3d.json / make3d.md.
+
+    ``network_input``: ``crop`` feeds the network the central crop (Godard et al.); ``full`` feeds
+    the whole image (the authors' prediction script) and crops the prediction's central rows.
+    ``--predictions`` hold predictions of the crops or of the whole images accordingly."""
     if (model is None) == (predictions is None):
         raise EvaluationError("give exactly one of --model and --predictions")
+    if network_input not in ("crop", "full"):
+        raise EvaluationError(f"network input must be 'crop' or 'full', got {network_input!r}")
     try:
         samples = make3d.find_samples(make3d_dir)
-        truths, image_rows = [], []
+        truths, image_rows, heights = [], [], []
         for sample in tqdm.tqdm(samples, desc="ground truth", unit="image", file=sys.stdout):
             depth = make3d.load_depth(sample.depth_path)
-            rows, depth_rows = make3d.crop_rows(make3d.read_image(sample.image_path).shape, depth.shape, aspect)
+            shape = make3d.read_image(sample.image_path).shape
+            rows, depth_rows = make3d.crop_rows(shape, depth.shape, aspect)
             truths.append(depth[depth_rows])
             image_rows.append(rows)
+            heights.append(shape[0])
         if predictions is not None:
             values = _load_predictions(predictions, len(samples), make3d_dir)
             source = {"predictions": predictions, "prediction_kind": prediction_kind}
         else:
             inverse_depth = _inverse_depth_function(model)
-            values = (inverse_depth(make3d.read_image(s.image_path)[rows]) for s, rows in zip(samples, image_rows))
+            if network_input == "crop":
+                values = (inverse_depth(make3d.read_image(s.image_path)[rows]) for s, rows in zip(samples, image_rows))
+            else:
+                values = (inverse_depth(make3d.read_image(s.image_path)) for s in samples)
             prediction_kind, source = "inverse_depth", {"model": model}
+        if network_input == "full":   # the same central fraction of each whole-image prediction
+            values = (_central_fraction(value, rows, height) for value, rows, height in zip(values, image_rows, heights))
         results = make3d.evaluate(truths, values, prediction_kind)
     except make3d.Make3DError as error:
         raise EvaluationError(str(error)) from None
     options = {"image_crop": f"central rows, width:height = {aspect:g}:1", "depth_crop": "same central row fraction",
+               "network_input": {"crop": "the crop", "full": "the whole image, prediction cropped"}[network_input],
                "valid": f"0 < gt < {make3d.MAX_DEPTH:g} m", "scaling": "per-image median",
                "resize": "bilinear inverse depth to the cropped grid", "order": "sorted image names",
                "make3d_dir": make3d_dir, **source}
@@ -276,6 +298,8 @@ def define_flags() -> None:
     flags.DEFINE_enum("task", "eigen", ["eigen", "make3d", "pose"], "Evaluation protocol.")
     flags.DEFINE_string("make3d_dir", None, "make3d: folder holding Test134/ and Gridlaserdata/.")
     flags.DEFINE_float("make3d_aspect", make3d.ASPECT, "make3d: width/height of the central crop evaluated.")
+    flags.DEFINE_enum("make3d_input", "crop", ["crop", "full"], "make3d: the network sees the central crop "
+                      "(Godard et al.) or the whole image, its prediction then cropped (the paper authors' script).")
     flags.DEFINE_string("odometry_dir", None, "pose: KITTI odometry root (sequences/, poses/).")
     flags.DEFINE_list("sequences", ["09", "10"], "pose: odometry sequences.")
     flags.DEFINE_string("model_dir", None, "pose: a ddvo_tf.train run (its Pose-CNN and Depth-CNN).")
@@ -302,7 +326,7 @@ def main(argv):
             if not FLAGS.make3d_dir:
                 raise EvaluationError("--task=make3d needs --make3d_dir (Test134/ and Gridlaserdata/)")
             outcome = run_make3d(FLAGS.make3d_dir, FLAGS.output_dir, FLAGS.model, FLAGS.predictions,
-                                 FLAGS.prediction_kind, FLAGS.name, FLAGS.make3d_aspect)
+                                 FLAGS.prediction_kind, FLAGS.name, FLAGS.make3d_aspect, FLAGS.make3d_input)
         else:
             if not FLAGS.gt_depths:
                 raise EvaluationError("--task=eigen needs --gt_depths (from pipelines.export_gt_depth)")

@@ -145,6 +145,14 @@ def test_make3d_with_a_savedmodel_feeds_the_network_the_central_crop(fake_run, e
     with_file = evaluate.run_make3d(str(tmp_path / "make3d"), str(tmp_path / "b"), predictions=str(tmp_path / "pred.npy"))
     # a run without a SavedModel is evaluated through its checkpoint (the export's --scale cancels out)
     with_checkpoint = evaluate.run_make3d(str(tmp_path / "make3d"), str(tmp_path / "c"), model=fake_run[0])
+    # whole image in, central rows of the prediction scored (the paper authors' input handling)
+    full = [serve(images=tf.constant(cv2.cvtColor(cv2.imread(str(tmp_path / "make3d" / "Test134" / f"img-{n}.jpg")),
+                                                  cv2.COLOR_BGR2RGB)[None].astype(np.float32) / 255))["inverse_depth"][0, 32:64, :, 0]
+            for n in names]
+    np.save(tmp_path / "full.npy", np.stack(full))
+    with_full = evaluate.run_make3d(str(tmp_path / "make3d"), str(tmp_path / "d"), model=exported, network_input="full")
+    full_file = evaluate.run_make3d(str(tmp_path / "make3d"), str(tmp_path / "e"), predictions=str(tmp_path / "full.npy"))
     for metric in make3d.METRICS:
+        assert with_full["results"][metric] == pytest.approx(full_file["results"][metric], rel=1e-5)
         assert with_model["results"][metric] == pytest.approx(with_file["results"][metric], rel=1e-5)
         assert with_checkpoint["results"][metric] == pytest.approx(with_file["results"][metric], rel=1e-4)
