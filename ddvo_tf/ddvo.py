@@ -273,16 +273,22 @@ def implicit_vjp(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.T
     rotation0 = geometry.so3_exp(pose[:, 3:])
     translation0 = pose[:, :3]
     eps = tf.zeros([batch, 6], dtype)
+
+    def perturbed(eps):
+        return (tf.matmul(rotation0, geometry.so3_exp(eps[:, 3:])),
+                translation0 + tf.linalg.matvec(rotation0, eps[:, :3]))
+
+    with tf.GradientTape() as pose_tape:   # P: small tensors only, kept apart from the image work
+        pose_tape.watch(eps)
+        rotation, translation = perturbed(eps)
+        moved = tf.concat([translation, geometry.so3_log(rotation)], axis=-1)
+    p_matrix = pose_tape.batch_jacobian(moved, eps)                  # [B, 6, 6]
     with tf.GradientTape(persistent=True) as tape:
         tape.watch([eps, ref_inv_depth])
         level = _Level(ref_image, src_image, ref_inv_depth, intrinsics, weight_hessian, damping)
-        rotation = tf.matmul(rotation0, geometry.so3_exp(eps[:, 3:]))
-        translation = translation0 + tf.linalg.matvec(rotation0, eps[:, :3])
-        residual, mask, _ = level.residual(rotation, translation)
+        residual, mask, _ = level.residual(*perturbed(eps))
         step = level.step(residual, mask)
-        moved = tf.concat([translation, geometry.so3_log(rotation), step], axis=-1)
-    jacobian = tape.batch_jacobian(moved, eps)                    # [B, 12, 6]
-    p_matrix, a_matrix = jacobian[:, :6], jacobian[:, 6:]
+    a_matrix = tape.batch_jacobian(step, eps)                        # [B, 6, 6]
     rhs = tf.linalg.matvec(a_matrix, tf.linalg.matvec(p_matrix, upstream, transpose_a=True))
     normal = tf.matmul(a_matrix, a_matrix, transpose_b=True) + regularization * tf.eye(6, dtype=dtype)
     w = tf.linalg.solve(normal, rhs[..., None])[..., 0]
