@@ -57,7 +57,7 @@ def main(argv):
     del argv
     results = FLAGS.results
     if "ddvo" in FLAGS.only:
-        _run("bench.bench_ddvo", "--batches=2", "--levels=5,1", "--modes=xla",
+        _run("bench.bench_ddvo", "--batches=2", "--levels=5,1", "--modes=xla", "--repeats=12",
              f"--output={results}/ddvo_suite.json")
     if "train" in FLAGS.only:
         _run("bench.bench_train", "--modes=" + ",".join(MODES + ("convs",)), "--batches=1,4", "--jit=false",

@@ -1,5 +1,6 @@
-"""The training loop around ``DepthLearner.train_step``: data, checkpoints and exact resume,
-TensorBoard, progress, the NaN guard, and the end-of-run export and pictures.
+"""The training loop around ``DepthLearner.compute_gradients`` / ``apply_gradients``: the
+``tf.distribute`` strategy (``distribute.py``), data, checkpoints and exact resume, TensorBoard,
+progress, the NaN guard, and the end-of-run export and pictures.
 
 ``model_dir`` after a run::
 
@@ -10,6 +11,9 @@ TensorBoard, progress, the NaN guard, and the end-of-run export and pictures.
     saved_model/                Depth-CNN SavedModel (``ddvo_tf.export``)
     depth_00.png ...            target frame | colour-mapped inverse depth, a few clips
     pretrain_posecnn/           hybrid without --init_checkpoint: the Pose-CNN stage, a full run
+    .workers/<task>/            multi_worker, non-chief workers: scratch checkpoints, removed at the end
+
+Only the chief writes everything but ``.workers/`` (``distribute.is_chief``).
 
 An interrupted run resumes from its latest checkpoint when started again with the same
 ``model_dir``: networks, optimizer moments and the step counter are restored exactly; the data
