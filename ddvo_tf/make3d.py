@@ -111,11 +111,6 @@ def crop_rows(image_shape: tuple, depth_shape: tuple, aspect: float = ASPECT) ->
     return image_rows, central_rows(depth_shape[0], int(round(depth_shape[0] * fraction)))
 
 
-def crop_pair(image: np.ndarray, depth: np.ndarray, aspect: float = ASPECT) -> tuple[np.ndarray, np.ndarray]:
-    image_rows, depth_rows = crop_rows(image.shape, depth.shape, aspect)
-    return image[image_rows], depth[depth_rows]
-
-
 def errors(truth: np.ndarray, prediction: np.ndarray) -> dict[str, float]:
     """The reported errors over matched valid pixels (1-D positive depths)."""
     depth = metrics.depth_errors(truth, prediction)

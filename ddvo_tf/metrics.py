@@ -23,16 +23,6 @@ def garg_crop_mask(height: int, width: int) -> np.ndarray:
     return mask
 
 
-def central_crop_mask(height: int, width: int, fraction_rows: float = 0.5, fraction_cols: float = 1.0
-                      ) -> np.ndarray:
-    """Centred rectangle covering the given fractions of rows and columns (Make3D protocol)."""
-    mask = np.zeros((height, width), bool)
-    rows, cols = int(round(height * fraction_rows)), int(round(width * fraction_cols))
-    top, left = (height - rows) // 2, (width - cols) // 2
-    mask[top:top + rows, left:left + cols] = True
-    return mask
-
-
 def depth_errors(truth: np.ndarray, prediction: np.ndarray) -> dict[str, float]:
     """The seven standard errors over matched valid pixels (1-D arrays of positive depths)."""
     truth = np.asarray(truth, np.float64)

@@ -31,6 +31,28 @@ def test_batches_have_documented_shapes_and_are_reproducible(built_clips):
                                rtol=1e-6)
 
 
+@pytest.mark.parametrize("by", ["file", "clip"])
+def test_input_pipeline_shards_are_disjoint_and_cover_the_split(by, built_clips):
+    # tf.distribute gives each input pipeline shard_index of num_shards: whole shard files when
+    # there are enough, else every n-th clip.
+    output, _, _ = built_clips
+    files = data.shard_files(output, "train")
+    num_shards = 2 if by == "file" else len(files) + 1
+    assert by == "clip" or len(files) >= 2
+
+    def clips(**kwargs):
+        dataset = data.make_dataset(output, batch_size=1, augment=False, shuffle=False, repeat=False,
+                                    deterministic=True, drop_remainder=False, **kwargs)
+        return [batch["frames"].numpy().tobytes() for batch in dataset]
+
+    everything = clips()
+    parts = [clips(num_shards=num_shards, shard_index=i) for i in range(num_shards)]
+    assert all(parts) and sum(len(p) for p in parts) == len(everything)
+    assert sorted(c for p in parts for c in p) == sorted(everything)
+    with pytest.raises(ValueError, match="shard_index"):
+        data.make_dataset(output, num_shards=2, shard_index=2)
+
+
 @pytest.fixture(scope="module")
 def rendered_clip():
     height, width = 48, 160
