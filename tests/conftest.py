@@ -69,3 +69,13 @@ def built_clips(synthetic_kitti, tmp_path_factory):
     config = build.BuildConfig(dataset="kitti_raw", input=root, output_dir=output, height=48, width=156)
     manifest = build.build(config, log=lambda *a: None)
     return output, manifest, config
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The suite's own resource report: peak resident memory of this process and of the largest
+    child process (the tests that start CLIs or a fresh TensorFlow run them as subprocesses)."""
+    import resource
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+    terminalreporter.write_sep("=", f"peak RSS: {own:.0f} MiB (pytest process), {children:.0f} MiB (largest "
+                                    "child process)")
