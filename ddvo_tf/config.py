@@ -28,14 +28,19 @@ class TrainConfig:
     data_dir: str | None = None            # TFRecord build; None: the built-in synthetic drive
     model_dir: str = "runs/ddvo"
     steps: int | None = None               # total steps of this mode; None: from epochs
-    epochs: float = 10.0                   # paper: 10 (baseline, posecnn, ddvo); hybrid fine-tunes 2
+    epochs: float | None = None            # None: the paper's 10 (baseline, posecnn, ddvo); hybrid fine-tunes 2
     batch_size: int = 1                    # paper: 1
     learning_rate: float = 1e-4            # Adam, beta = (0.9, 0.999)
     smoothness_weight: float = 0.01        # lambda
     height: int = 128
     width: int = 416
     normalize: bool | None = None          # None: off for baseline, on otherwise
-    normalized_mean: float = 1.0           # eta's target mean inverse depth (Eq. 7: 1)
+    normalized_mean: float = 10.0          # eta's target mean (authors: 10; Eq. 7 reads 1, BUILD_NOTES.md)
+    normalize_scope: str = "finest"        # eta divides every scale by the finest's clip mean
+    smoothness_maps: str = "authors"       # which maps Eq. 16 regularizes (losses.prior_loss)
+    depth_head_init: str = "zeros"         # inverse-depth heads start flat at scale_anchor
+    scale_anchor: float = 1.0              # raw mean inverse depth the gauge term pins (eta on only)
+    scale_anchor_weight: float = 0.1       # its weight; 0 turns it off
     width_multiplier: float = 1.0          # channel scale of both networks (tests: narrow)
     init_checkpoint: str | None = None     # hybrid: a posecnn run's model_dir (or checkpoint)
     pretrain_epochs: float = 10.0          # hybrid without init_checkpoint: posecnn stage length
@@ -62,11 +67,22 @@ class TrainConfig:
             raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
         if self.ddvo_gradient not in ("implicit", "unrolled"):
             raise ValueError(f"ddvo_gradient must be 'implicit' or 'unrolled', got {self.ddvo_gradient!r}")
+        for name, allowed in (("normalize_scope", ("finest", "per_scale")),
+                              ("smoothness_maps", ("authors", "halvings")),
+                              ("depth_head_init", ("zeros", "glorot"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if self.batch_size < 1 or self.height < 16 or self.width < 16:
             raise ValueError("batch_size must be >= 1 and the image at least 16x16")
         if self.height % 8 or self.width % 8:
             raise ValueError(f"height and width must be multiples of 8 (four output scales), got "
                              f"{self.height}x{self.width}")
+
+    @property
+    def num_epochs(self) -> float:
+        if self.epochs is not None:
+            return float(self.epochs)
+        return 2.0 if self.mode == "hybrid" else 10.0   # Section 5.1
 
     @property
     def use_normalization(self) -> bool:

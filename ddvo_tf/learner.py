@@ -22,10 +22,24 @@ from ddvo_tf import geometry, losses
 from ddvo_tf.config import TrainConfig
 from ddvo_tf.ddvo import DirectVisualOdometry
 from ddvo_tf.models import dtype_policy
-from ddvo_tf.models.depth_net import NUM_SCALES, build_depth_net
+from ddvo_tf.models.depth_net import INV_DEPTH_OFFSET, INV_DEPTH_SCALE, NUM_SCALES, build_depth_net
 from ddvo_tf.models.pose_net import build_pose_net
 
 TARGET = 1
+SATURATED = 0.01      # a sigmoid output within 1 % of either bound passes (almost) no gradient
+
+
+def output_health(raw: tf.Tensor, normalized: tf.Tensor) -> dict:
+    """Monitors of the finest inverse depth ``[B, 3, H, W, 1]``: its raw mean (before eta), the
+    shares of pixels whose sigmoid is saturated high (> 0.99: the collapse seen at the ceiling) and
+    low (< 0.01: also where far scenery and sky legitimately go), and the spread of the normalized map
+    (per-image coefficient of variation, mean over images): a collapsing map goes flat (-> 0)."""
+    sigmoid = (raw - INV_DEPTH_OFFSET) / INV_DEPTH_SCALE
+    share = lambda condition: tf.reduce_mean(tf.cast(condition, tf.float32))
+    mean, variance = tf.nn.moments(normalized, axes=[2, 3, 4])
+    return {"mean_inv_depth": tf.reduce_mean(raw),
+            "saturated_high": share(sigmoid > 1 - SATURATED), "saturated_low": share(sigmoid < SATURATED),
+            "inv_depth_spread": tf.reduce_mean(tf.sqrt(variance) / tf.maximum(mean, 1e-12))}
 
 
 class DepthLearner(keras.Model):
@@ -33,7 +47,9 @@ class DepthLearner(keras.Model):
         super().__init__(name=f"depth_learner_{config.mode}", **kwargs)
         self.config = config
         with dtype_policy(config.precision):   # networks only: DDVO, geometry and losses stay float32
-            self.depth_net = build_depth_net(config.height, config.width, config.width_multiplier)
+            self.depth_net = build_depth_net(config.height, config.width, config.width_multiplier,
+                                             head_init=config.depth_head_init,
+                                             initial_inv_depth=config.scale_anchor)
             self.pose_net = (build_pose_net(config.height, config.width, config.width_multiplier)
                              if config.uses_pose_net else None)
         if config.mode == "hybrid":
@@ -70,8 +86,11 @@ class DepthLearner(keras.Model):
         depth = tf.concat([target_inv_depth, target_inv_depth], 0)
         K = tf.concat([intrinsics, intrinsics], 0)
         init_pose = None if init is None else tf.concat([init[:, 0], init[:, 1]], 0)
-        pose = self.dvo(ref, src, depth, K, init_pose)
+        pose, diagnostics = self.dvo.solve(ref, src, depth, K, init_pose)
         pose = tf.stack([pose[:batch], pose[batch:]], axis=1)
+        info["ddvo_cost"] = tf.reduce_mean(diagnostics["cost"])
+        info["ddvo_in_view_fraction"] = tf.reduce_mean(diagnostics["in_view_fraction"])
+        info["ddvo_fallback_share"] = tf.reduce_mean(tf.cast(diagnostics["fallback"], tf.float32))
         if init is not None:
             info["ddvo_refinement"] = tf.reduce_mean(tf.norm(pose - init, axis=-1))
         return pose, info
@@ -82,8 +101,7 @@ class DepthLearner(keras.Model):
         frames = tf.convert_to_tensor(batch["frames"], tf.float32)
         intrinsics = tf.convert_to_tensor(batch["intrinsics"], tf.float32)
         raw = self.inverse_depths(frames, training=training)
-        mean_inv_depth = tf.reduce_mean(raw[0])
-        inv_depths = ([losses.normalize_inverse_depth(d, config.normalized_mean) for d in raw]
+        inv_depths = (losses.normalize_inverse_depths(raw, config.normalized_mean, config.normalize_scope)
                       if config.use_normalization else raw)
         poses, info = self.poses(frames, intrinsics, inv_depths[0][:, TARGET], training=training)
         inverse = geometry.invert_pose(poses)
@@ -91,8 +109,9 @@ class DepthLearner(keras.Model):
         pairs = [(TARGET, 0, poses[:, 0]), (TARGET, 2, poses[:, 1]),
                  (0, TARGET, inverse[:, 0]), (2, TARGET, inverse[:, 1])]
         images = tf.reshape(frames, [-1, config.height, config.width, 3])
-        photometric = smoothness = 0.0
+        photometric = 0.0
         warped_finest = None
+        image_pyramid, depth_pyramid = [], []
         for scale in range(NUM_SCALES):
             if scale:
                 images = geometry.downsample(images)
@@ -107,14 +126,22 @@ class DepthLearner(keras.Model):
             warped, mask = losses.warp(src_images, ref_depth, pose, tf.tile(K, [len(pairs), 1, 1]))
             per_pair = losses.photometric_loss(ref_images, warped, mask, use_ssim=scale == 0)
             photometric += tf.reduce_sum(tf.reshape(per_pair, [len(pairs), -1]), axis=0)
-            smooth = losses.smoothness_loss(tf.reshape(depth, [-1, height, width, 1]), images)
-            smoothness += tf.reduce_sum(tf.reshape(smooth, [-1, 3]), axis=1)
+            image_pyramid.append(images)
+            depth_pyramid.append(tf.reshape(depth, [-1, height, width, 1]))
             if scale == 0:
                 warped_finest = warped
+        smooth = losses.prior_loss(depth_pyramid, image_pyramid, config.smoothness_maps)
+        smoothness = tf.reduce_sum(tf.reshape(smooth, [-1, 3]), axis=1)
         total = photometric + config.smoothness_weight * smoothness
+        anchor = None
+        if config.use_normalization and config.scale_anchor_weight > 0:
+            anchor = losses.scale_anchor_loss(raw[0], config.scale_anchor)
+            total += config.scale_anchor_weight * anchor
         result = {"loss": tf.reduce_mean(total), "photometric": tf.reduce_mean(photometric),
-                  "smoothness": tf.reduce_mean(smoothness), "mean_inv_depth": mean_inv_depth,
+                  "smoothness": tf.reduce_mean(smoothness), **output_health(raw[0], inv_depths[0]),
                   "pose_translation": tf.reduce_mean(tf.norm(poses[..., :3], axis=-1)), **info}
+        if anchor is not None:
+            result["scale_anchor"] = tf.reduce_mean(anchor)
         result["outputs"] = {"target": frames[:, TARGET], "inv_depth": raw[0][:, TARGET],
                              # sources 0 and 2 warped into the target (the first two warps)
                              "warped": tf.stack(tf.split(warped_finest, len(pairs))[:2], axis=1)}

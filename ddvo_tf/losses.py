@@ -30,6 +30,20 @@ def normalize_inverse_depth(inv_depth: tf.Tensor, target_mean: float = 1.0) -> t
     return inv_depth / mean * target_mean
 
 
+NORMALIZE_SCOPES = ("finest", "per_scale")
+
+
+def normalize_inverse_depths(inv_depths: list[tf.Tensor], target_mean: float = 1.0,
+                             scope: str = "finest") -> list[tf.Tensor]:
+    """eta on the four scales ``[B, 3, H_s, W_s, 1]`` of a clip: ``"finest"`` divides every scale by
+    the finest scale's clip mean (the authors' code: the scales keep their relative size, so a coarse
+    head cannot flatten itself apart from the finest one); ``"per_scale"`` gives each its own mean."""
+    if scope == "per_scale":
+        return [normalize_inverse_depth(d, target_mean) for d in inv_depths]
+    mean = tf.reduce_mean(inv_depths[0], axis=[1, 2, 3, 4], keepdims=True)
+    return [d / mean * target_mean for d in inv_depths]
+
+
 def _pad_reflect(x: tf.Tensor) -> tf.Tensor:
     return tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="REFLECT")
 
@@ -97,6 +111,51 @@ def second_order_cost(inv_depth: tf.Tensor, weight: tf.Tensor) -> tf.Tensor:
     total = tf.zeros(tf.shape(d)[:1], d.dtype)
     for derivative, term_weight in terms:
         total += tf.reduce_mean(term_weight * tf.abs(derivative), axis=[1, 2, 3])
+    return total
+
+
+def scale_anchor_loss(raw_inv_depth: tf.Tensor, anchor: float) -> tf.Tensor:
+    """Per-clip ``(log mean(raw finest inverse depth of the clip) - log anchor)^2`` ``[B]``.
+
+    eta makes the photometric loss blind to the raw scale, so the raw scale is a gauge freedom; but
+    the output ``sigmoid * 10 + 0.01`` is not scale-equivariant: shifting every logit up (or far
+    down) flattens the normalized map, which lowers the smoothness prior at no photometric cost,
+    until the sigmoid saturates and passes no gradient (BUILD_NOTES.md, "Why training collapsed").
+    This term fixes the gauge: it pins the raw clip mean near ``anchor`` (where the sigmoid is near
+    its exponential regime, so a logit shift is almost a pure scale, and leaves 10x headroom above
+    the mean for near objects and 100x below for far ones) and leaves every normalized shape free.
+    """
+    mean = tf.reduce_mean(raw_inv_depth, axis=[1, 2, 3, 4])
+    return tf.square(tf.math.log(mean) - tf.math.log(tf.constant(anchor, mean.dtype)))
+
+
+SMOOTHNESS_MAPS = ("authors", "halvings")
+
+
+def prior_loss(inv_depths: list[tf.Tensor], images: list[tf.Tensor], maps: str = "authors",
+               levels: tuple[int, ...] = (2, 3)) -> tf.Tensor:
+    """Per-image smoothness ``[N]`` of the four scales ``inv_depths[s] [N, H_s, W_s, 1]`` with their
+    images ``images[s] [N, H_s, W_s, 3]``.
+
+    ``"authors"`` (their ``multi_scale_image_aware_smoothness_cost``, Section 4 (2)): at each pyramid
+    level ``l`` in ``levels`` (1/4 and 1/8), the finest map downsampled ``l`` times and the network's
+    own level-``l`` output, each weighted ``1 / 2^l``.  ``"halvings"``: every scale halved three times,
+    the two coarsest summed, unweighted (this project's first reading; 2x6 maps at the coarsest).
+    """
+    if maps == "halvings":
+        return tf.add_n([smoothness_loss(d, i) for d, i in zip(inv_depths, images)])
+    total = tf.zeros(tf.shape(inv_depths[0])[:1], inv_depths[0].dtype)
+    finest = inv_depths[0]
+    for level in range(1, max(levels) + 1):
+        if finest.shape[1] >= 2 and finest.shape[2] >= 2:
+            finest = geometry.downsample(finest)
+        if level in levels:
+            image = images[level] if level < len(images) else images[-1]
+            weight = _laplacian_weight(tf.reduce_mean(image, axis=-1, keepdims=True))
+            own = inv_depths[level] if level < len(inv_depths) else None
+            total += second_order_cost(finest, weight) / 2 ** level
+            if own is not None:
+                total += second_order_cost(own, weight) / 2 ** level
     return total
 
 

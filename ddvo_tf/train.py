@@ -26,7 +26,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_enum("mode", "hybrid", MODES, "Pose source and normalization (see ddvo_tf/config.py).")
 flags.DEFINE_string("data_dir", None, "Folder of a pipelines.build output; omit for the built-in synthetic data.")
 flags.DEFINE_string("model_dir", "runs/ddvo", "Checkpoints, TensorBoard, SavedModel and pictures go here.")
-flags.DEFINE_float("epochs", 10.0, "Training length in epochs of the train split (paper: 10; hybrid 2).")
+flags.DEFINE_float("epochs", None, "Training length in epochs of the train split (default: the paper's 10; "
+                   "hybrid fine-tunes 2, Section 5.1).")
 flags.DEFINE_integer("steps", None, "Training length in steps (overrides --epochs).")
 flags.DEFINE_integer("batch_size", 1, "Clips per step (paper: 1).")
 flags.DEFINE_float("learning_rate", 1e-4, "Adam learning rate (betas 0.9, 0.999).")
@@ -36,7 +37,18 @@ flags.DEFINE_integer("width", 416, "Training frame width (multiple of 8).")
 flags.DEFINE_string("init_checkpoint", None, "hybrid: a posecnn run's model_dir to start from.")
 flags.DEFINE_enum("normalize", "auto", ["auto", "on", "off"],
                   "Inverse-depth normalization eta (Eq. 7); auto = off for baseline, on otherwise.")
-flags.DEFINE_float("normalized_mean", 1.0, "Mean inverse depth of a clip after normalization.")
+flags.DEFINE_float("normalized_mean", 10.0, "Mean inverse depth of a clip after normalization (the authors' "
+                   "10: the Pose-CNN's 0.01-scaled output then meets translations of the right size).")
+flags.DEFINE_enum("normalize_scope", "finest", ["finest", "per_scale"],
+                  "eta divides every output scale by the finest scale's clip mean (authors), or each by its own.")
+flags.DEFINE_enum("smoothness_maps", "authors", ["authors", "halvings"],
+                  "Maps the smoothness prior sees: the finest map's 1/4 and 1/8 downsamples plus the network's "
+                  "own 1/4 and 1/8 outputs, weighted 1/2^level (authors); or every scale halved three times.")
+flags.DEFINE_enum("depth_head_init", "zeros", ["zeros", "glorot"],
+                  "Initial inverse-depth head kernels: zeros (flat map at the sigmoid's centre) or Glorot.")
+flags.DEFINE_float("scale_anchor", 1.0, "Raw mean inverse depth (before eta) that the gauge term pins and the "
+                   "inverse-depth heads start at; inside the sigmoid's range (0.01, 10.01).")
+flags.DEFINE_float("scale_anchor_weight", 0.1, "Weight of the gauge term (log raw mean - log anchor)^2; 0 = off.")
 flags.DEFINE_float("width_multiplier", 1.0, "Channel multiplier of both networks.")
 flags.DEFINE_float("pretrain_epochs", 10.0, "hybrid without --init_checkpoint: posecnn stage epochs.")
 flags.DEFINE_integer("pretrain_steps", None, "... or steps (overrides --pretrain_epochs).")
@@ -88,6 +100,7 @@ def config_from_flags() -> TrainConfig:
     values = {name: FLAGS[name].value for name in (
         "mode", "data_dir", "model_dir", "epochs", "steps", "batch_size", "learning_rate",
         "smoothness_weight", "height", "width", "init_checkpoint", "normalized_mean", "width_multiplier",
+        "normalize_scope", "smoothness_maps", "depth_head_init", "scale_anchor", "scale_anchor_weight",
         "pretrain_epochs", "pretrain_steps", "ddvo_levels", "ddvo_iterations", "ddvo_gradient", "augment", "seed",
         "strategy", "summary_every", "image_every", "checkpoint_every")}
     values["normalize"] = {"auto": None, "on": True, "off": False}[FLAGS.normalize]

@@ -66,11 +66,28 @@ def resolve_checkpoint(path: str) -> str:
 def total_steps(config: TrainConfig, num_clips: int) -> int:
     if config.steps is not None:
         return int(config.steps)
-    return max(1, int(math.ceil(config.epochs * num_clips / config.batch_size)))
+    return max(1, int(math.ceil(config.num_epochs * num_clips / config.batch_size)))
 
 
 def _scalars(result: dict) -> dict[str, float]:
     return {k: float(v) for k, v in result.items() if k != "outputs"}
+
+
+FLAT_SPREAD = 0.01        # coefficient of variation of the normalized map below which it is flat
+COLLAPSED_HIGH = 0.5      # share of pixels at the sigmoid's ceiling
+
+
+def collapse_warning(result: dict, step: int, steps: int) -> str | None:
+    """A one-line warning when the depth map has gone flat or to the sigmoid's ceiling (after the
+    first steps: the heads start flat on purpose), else None."""
+    if step < min(200, max(steps // 5, 1)):
+        return None
+    spread, high = float(result["inv_depth_spread"]), float(result["saturated_high"])
+    if spread < FLAT_SPREAD or high > COLLAPSED_HIGH:
+        return (f"step {step}: the depth map is collapsing (normalized spread {spread:.4f}, {high:.0%} of pixels "
+                f"at the sigmoid's ceiling, raw mean inverse depth {float(result['mean_inv_depth']):.3f}); "
+                "check --scale_anchor_weight (> 0) and --depth_head_init=zeros (BUILD_NOTES.md)")
+    return None
 
 
 def build_learner(config: TrainConfig, strategy: tf.distribute.Strategy | None = None
@@ -199,7 +216,7 @@ def _run_steps(config, learner, step, steps, manager, log, strategy, chief) -> N
     outputs_fn = tf.function(lambda batch: learner.compute_losses(batch, training=False)["outputs"])
     writer = (tf.summary.create_file_writer(os.path.join(config.model_dir, "tensorboard")) if chief
               else tf.summary.create_noop_writer())
-    saved_at = start
+    saved_at, warned_at = start, -10 ** 9
     tick, tick_step = time.perf_counter(), start
     with writer.as_default(), tqdm.tqdm(total=steps, initial=start, unit="step", dynamic_ncols=True,
                                         desc=config.mode, disable=not chief) as bar:
@@ -219,7 +236,12 @@ def _run_steps(config, learner, step, steps, manager, log, strategy, chief) -> N
                     "or keep --normalize on (the baseline mode is expected to diverge, Section 5.1)")
             step.assign(current)
             bar.update(1)
-            bar.set_postfix(loss=f"{loss:.4f}", inv_depth=f"{float(result['mean_inv_depth']):.3f}")
+            warning = collapse_warning(result, current, steps)
+            bar.set_postfix(loss=f"{loss:.4f}", inv_depth=f"{float(result['mean_inv_depth']):.3f}",
+                            spread=f"{float(result['inv_depth_spread']):.3f}", **({"WARNING": "flat"} if warning else {}))
+            if warning and current - warned_at >= 100:
+                tqdm.tqdm.write(warning)
+                warned_at = current
             if current % config.summary_every == 0 or current == steps:
                 now = time.perf_counter()
                 for name, value in _scalars(result).items():

@@ -22,7 +22,7 @@ def fake_run(tmp_path_factory):
     config = TrainConfig(mode="posecnn", height=32, width=104, width_multiplier=0.25, model_dir=str(run))
     (run / "config.json").write_text(config.to_json())
     keras.utils.set_random_seed(3)
-    depth_net = build_depth_net(32, 104, 0.25)
+    depth_net = build_depth_net(32, 104, 0.25, head_init="glorot")   # random heads: a map with structure
     manager = tf.train.CheckpointManager(tf.train.Checkpoint(depth_net=depth_net), str(run / "checkpoints"), 2)
     manager.save(checkpoint_number=7)
     return str(run), depth_net

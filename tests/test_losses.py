@@ -77,6 +77,65 @@ def test_normalization_is_per_clip_and_keeps_relative_scale():
     np.testing.assert_allclose(scaled, out * 10.0, rtol=1e-12)
 
 
+def _numpy_cost(d, grey):
+    """Eq. 16 on one map (numpy): Laplacian weight of the grey image, three second derivatives."""
+    p = np.pad(grey, 1, mode="symmetric")
+    lap = p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:] - 4 * grey
+    w = np.exp(-np.abs(lap))
+    dxx = d[:, 2:] - 2 * d[:, 1:-1] + d[:, :-2]
+    dyy = d[2:] - 2 * d[1:-1] + d[:-2]
+    dxy = d[1:, 1:] - d[1:, :-1] - d[:-1, 1:] + d[:-1, :-1]
+    return np.mean(w[:, 1:-1] * np.abs(dxx)) + np.mean(w[1:-1] * np.abs(dyy)) + np.mean(w[:-1, :-1] * np.abs(dxy))
+
+
+def _pool(a):
+    return (a[0::2, 0::2] + a[1::2, 0::2] + a[0::2, 1::2] + a[1::2, 1::2]) / 4
+
+
+def test_prior_loss_follows_the_authors_maps():
+    """Levels 2 and 3: the finest map pooled there and the network's own output there, / 2^level."""
+    rng = np.random.default_rng(4)
+    sizes = [(32, 48), (16, 24), (8, 12), (4, 6)]
+    depths = [rng.uniform(0.1, 2.0, (2, h, w, 1)) for h, w in sizes]
+    images = [rng.uniform(size=(2, h, w, 3)) for h, w in sizes]
+    ours = losses.prior_loss([tf.constant(d) for d in depths], [tf.constant(i) for i in images]).numpy()
+    for b in range(2):
+        finest, expected = depths[0][b, ..., 0], 0.0
+        for level in (1, 2, 3):
+            finest = _pool(finest)
+            if level >= 2:
+                grey = images[level][b].mean(-1)
+                expected += (_numpy_cost(finest, grey) + _numpy_cost(depths[level][b, ..., 0], grey)) / 2 ** level
+        np.testing.assert_allclose(ours[b], expected, rtol=1e-10)
+    halvings = losses.prior_loss([tf.constant(d) for d in depths], [tf.constant(i) for i in images], "halvings")
+    expected = sum(losses.smoothness_loss(tf.constant(d), tf.constant(i)) for d, i in zip(depths, images))
+    np.testing.assert_allclose(halvings, expected, rtol=1e-12)
+
+
+def test_normalization_scopes():
+    rng = np.random.default_rng(5)
+    scales = [rng.uniform(0.1, 5.0, (2, 3, 8 // 2 ** s, 12 // 2 ** s, 1)) for s in range(4)]
+    finest = losses.normalize_inverse_depths([tf.constant(d) for d in scales], 10.0, "finest")
+    for d, out in zip(scales, finest):    # every scale by the finest scale's clip mean
+        np.testing.assert_allclose(out, d / scales[0].mean(axis=(1, 2, 3, 4), keepdims=True) * 10.0, rtol=1e-12)
+    own = losses.normalize_inverse_depths([tf.constant(d) for d in scales], 10.0, "per_scale")
+    for d, out in zip(scales, own):
+        np.testing.assert_allclose(out, d / d.mean(axis=(1, 2, 3, 4), keepdims=True) * 10.0, rtol=1e-12)
+
+
+def test_scale_anchor_pins_the_raw_clip_mean_and_nothing_else():
+    rng = np.random.default_rng(6)
+    d = rng.uniform(0.1, 5.0, (2, 3, 4, 5, 1))
+    mean = d.mean(axis=(1, 2, 3, 4))
+    np.testing.assert_allclose(losses.scale_anchor_loss(tf.constant(d), 1.0), np.log(mean) ** 2, rtol=1e-12)
+    at_anchor = d / mean[:, None, None, None, None] * 2.0
+    np.testing.assert_allclose(losses.scale_anchor_loss(tf.constant(at_anchor), 2.0), 0.0, atol=1e-12)
+    # only the clip mean matters: any reshaping with the same mean costs the same
+    shuffled = rng.permutation(d.reshape(2, -1), axis=1).reshape(d.shape)
+    np.testing.assert_allclose(losses.scale_anchor_loss(tf.constant(shuffled), 1.0),
+                               losses.scale_anchor_loss(tf.constant(d), 1.0), rtol=1e-12)
+
+
 def test_masked_mean_ignores_masked_pixels():
     error = np.ones((2, 4, 4, 3))
     error[0, 0, 0] = 100.0

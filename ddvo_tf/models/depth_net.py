@@ -14,6 +14,8 @@ Output: list of four ``[B, H / 2^s, W / 2^s, 1]`` inverse depths, finest first.
 """
 from __future__ import annotations
 
+import math
+
 import keras
 from keras import layers, ops
 
@@ -53,9 +55,26 @@ class InverseDepthActivation(layers.Layer):
         return ops.sigmoid(x) * INV_DEPTH_SCALE + INV_DEPTH_OFFSET
 
 
+HEAD_INITS = ("zeros", "glorot")
+
+
 def build_depth_net(height: int = 128, width: int = 416, width_multiplier: float = 1.0,
-                    name: str = "depth_net") -> keras.Model:
-    """The Depth-CNN as a functional Keras model (image -> four inverse depths, finest first)."""
+                    name: str = "depth_net", head_init: str = "zeros",
+                    initial_inv_depth: float = 1.0) -> keras.Model:
+    """The Depth-CNN as a functional Keras model (image -> four inverse depths, finest first).
+
+    ``head_init="zeros"`` starts the four inverse-depth heads flat at ``initial_inv_depth`` (zero
+    kernels, the bias at the matching logit), with no random structure for the smoothness prior to
+    remove by saturating the sigmoid (BUILD_NOTES.md, "Why training collapsed"); ``"glorot"`` is
+    Keras' default (random kernels, zero bias: 5.01 on average).
+    """
+    if head_init not in HEAD_INITS:
+        raise ValueError(f"head_init must be one of {HEAD_INITS}, got {head_init!r}")
+    if not INV_DEPTH_OFFSET < initial_inv_depth < INV_DEPTH_OFFSET + INV_DEPTH_SCALE:
+        raise ValueError(f"initial_inv_depth must lie inside the sigmoid's range, got {initial_inv_depth}")
+    level = (initial_inv_depth - INV_DEPTH_OFFSET) / INV_DEPTH_SCALE
+    head = (dict(kernel_initializer="zeros", bias_initializer=keras.initializers.Constant(math.log(level / (1 - level))))
+            if head_init == "zeros" else {})
     image = keras.Input((height, width, 3), name="image")
     x = (image - 0.5) * 2.0   # zero-centred input, as the authors' pre-processing
     skips = []
@@ -82,7 +101,7 @@ def build_depth_net(height: int = 128, width: int = 416, width_multiplier: float
         x = layers.Concatenate(name=f"concat{7 - level}")(parts) if len(parts) > 1 else x
         x = layers.Conv2D(channels, 3, padding="same", activation="elu", name=f"iconv{7 - level}")(x)
         if level >= len(DECODER_CHANNELS) - NUM_SCALES:
-            logits = layers.Conv2D(1, 3, padding="same", name=f"inv_depth{7 - level}_logits")(x)
+            logits = layers.Conv2D(1, 3, padding="same", name=f"inv_depth{7 - level}_logits", **head)(x)
             # float32 whatever the policy: losses, normalization and DDVO work on it
             coarser = InverseDepthActivation(name=f"inv_depth{7 - level}", dtype="float32")(logits)
             inverse_depths.append(coarser)
