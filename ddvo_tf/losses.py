@@ -30,9 +30,6 @@ def normalize_inverse_depth(inv_depth: tf.Tensor, target_mean: float = 1.0) -> t
     return inv_depth / mean * target_mean
 
 
-NORMALIZE_SCOPES = ("finest", "per_scale")
-
-
 def normalize_inverse_depths(inv_depths: list[tf.Tensor], target_mean: float = 1.0,
                              scope: str = "finest") -> list[tf.Tensor]:
     """eta on the four scales ``[B, 3, H_s, W_s, 1]`` of a clip: ``"finest"`` divides every scale by
@@ -129,9 +126,6 @@ def scale_anchor_loss(raw_inv_depth: tf.Tensor, anchor: float) -> tf.Tensor:
     return tf.square(tf.math.log(mean) - tf.math.log(tf.constant(anchor, mean.dtype)))
 
 
-SMOOTHNESS_MAPS = ("authors", "halvings")
-
-
 def prior_loss(inv_depths: list[tf.Tensor], images: list[tf.Tensor], maps: str = "authors",
                levels: tuple[int, ...] = (2, 3)) -> tf.Tensor:
     """Per-image smoothness ``[N]`` of the four scales ``inv_depths[s] [N, H_s, W_s, 1]`` with their
@@ -144,18 +138,18 @@ def prior_loss(inv_depths: list[tf.Tensor], images: list[tf.Tensor], maps: str =
     """
     if maps == "halvings":
         return tf.add_n([smoothness_loss(d, i) for d, i in zip(inv_depths, images)])
+    if min(len(inv_depths), len(images)) <= max(levels):
+        raise ValueError(f"levels {levels} need {max(levels) + 1} scales, got {len(inv_depths)} maps "
+                         f"and {len(images)} images")
     total = tf.zeros(tf.shape(inv_depths[0])[:1], inv_depths[0].dtype)
     finest = inv_depths[0]
     for level in range(1, max(levels) + 1):
         if finest.shape[1] >= 2 and finest.shape[2] >= 2:
             finest = geometry.downsample(finest)
         if level in levels:
-            image = images[level] if level < len(images) else images[-1]
-            weight = _laplacian_weight(tf.reduce_mean(image, axis=-1, keepdims=True))
-            own = inv_depths[level] if level < len(inv_depths) else None
-            total += second_order_cost(finest, weight) / 2 ** level
-            if own is not None:
-                total += second_order_cost(own, weight) / 2 ** level
+            weight = _laplacian_weight(tf.reduce_mean(images[level], axis=-1, keepdims=True))
+            own = second_order_cost(inv_depths[level], weight)
+            total += (second_order_cost(finest, weight) + own) / 2 ** level
     return total
 
 
