@@ -1,40 +1,50 @@
-"""Differentiable direct visual odometry (paper Section 3): inverse-compositional Gauss-Newton.
+"""Differentiable direct visual odometry (paper Section 3): inverse-compositional Gauss-Newton,
+robust and damped.
 
 Conventions are those of :mod:`ddvo_tf.geometry` (pose reference -> source, pixel centres at
 integers, intrinsics at each tensor's own resolution).  Given a reference image ``I``, its inverse
-depth ``d`` and a source image ``I'``, the layer minimises Eq. 11,
-``sum_i || I'(W(x_i; p, d_i)) - I(x_i) ||^2`` over the pose ``p``.
+depth ``d`` and a source image ``I'``, the layer minimises Eq. 11 with a robust penalty,
+``sum_i rho(I'(W(x_i; p, d_i)) - I(x_i))`` over the pose ``p`` (``rho(r) = r^2`` is the paper's).
 
 Algorithm, per pyramid level (coarsest first; 2x2 average pooling, :func:`geometry.build_pyramid`):
 
 1. Precompute on the reference image the Jacobian of Eq. 12, ``J = grad I . dW/dp |_0``
-   (image gradients by central differences, one row per pixel and colour channel) and the
-   Gauss-Newton matrix ``H = J^T J`` with its Cholesky factor.
+   (image gradients by central differences, one row per pixel and colour channel).
 2. Warp the source image with the current pose; the in-view mask ``M`` (Eq. 13's binary ``W``) is 1
    where the reference point lands inside the source image and in front of the camera.
-3. ``delta = H^-1 J^T M (I'_p - I)`` is the pose that moves the *reference* image onto the warped
-   source; the inverse-compositional update is ``T(p) <- T(p) T(delta)^-1``.  This is Eq. 13-14
-   with the paper's ``dp = J^+ W (I - I'_p) = -delta``: Eq. 14's "left multiplication" is written
-   for a pose in the paper's code convention; in ours (reference -> source) the same update is the
-   right product above.  We use the exact inverse ``T(delta)^-1`` rather than ``T(-delta)``; both
-   agree to first order.
-4. A fixed number of iterations per level (``tf.while_loop``, so the graph stays small).  The
-   in-view photometric cost (mean squared residual over in-view pixels and channels) is evaluated
-   at every iterate including the last, and the level returns the iterate of lowest cost (the
-   authors keep the last iterate that lowered the cost; the best one is never worse).  A level
-   whose start pose is never improved on returns it unchanged, so texture-less or fully
-   out-of-view inputs fall back to the initial pose; ``diagnostics["fallback"]`` reports it.
-
-With ``weight_hessian=False`` (default, as in the authors' code) ``H`` comes from all pixels and is
-factorised once per level.  ``True`` recomputes ``H = J^T M J`` each iteration from the current
-in-view mask, the exact Gauss-Newton step for the masked cost of Eq. 13; it is slightly more
-accurate and about 1.75x slower forward+backward (BUILD_NOTES.md compares both).
-The 6x6 solve is Jacobi-scaled and damped (``H_s = S H S + lambda I``, ``S = diag(H)^-1/2``) so it
-is always positive definite and never produces NaN.
+3. Iteratively re-weighted Gauss-Newton: each row gets the weight ``w = M t w_rho(r / sigma)``,
+   ``t = |grad I|^2 / (|grad I|^2 + tau^2)`` (a texture weight: rows without image gradient carry no
+   information about the pose, but would dominate the residual statistics), ``w_rho`` the Huber or
+   Student-t weight and ``sigma`` the residuals' robust scale (1.4826 x weighted median of ``|r|``,
+   re-estimated at every iterate).  ``robust="none"`` is the paper's L2 (``w = M``).  The robust
+   weights apply at the two finest levels only, and there only once a step has moved the pixels by
+   less than half a pixel (``ROBUST_LEVELS``, ``ROBUST_NEAR_PX``: far from the solution they
+   discard exactly the residuals that carry the motion).
+   With ``photometric="gain"`` the warped source is first scaled per channel to the in-view mean
+   of the reference (an exposure change is not motion).
+4. ``delta = (S H S + lambda I)^-1 S J^T W (I'_p - I)`` (``H = J^T W J`` each iteration with
+   ``weight_hessian=True``; ``J^T T J`` of the level, factorised once, otherwise: same fixed point,
+   cheaper), ``S = diag(H)^-1/2``: Levenberg-Marquardt damping in Marquardt's scaling.  The
+   inverse-compositional update is ``T(p) <- T(p) T(delta)^-1``, Eq. 13-14 with the paper's
+   ``dp = -delta`` (Eq. 14's "left multiplication" is written for the pose of the paper's code; in
+   ours, reference -> source, the same update is the right product).
+5. The path follows every step, also one that raises the cost (inverse-compositional Gauss-Newton
+   often climbs out of a shallow dip on its way; a monotone rule stalls there), except a step to a
+   pose that keeps less than half of the level's starting textured in-view share (a step that
+   pushes the textured part out of view and leaves only sky).  ``lambda`` shrinks 10x after a fall
+   of the cost and grows 10x (at least to 0.1) after a rise.  The level returns its best iterate
+   by the robust cost (mean of ``t rho`` over in-view rows, compared at the current ``sigma``).
+6. Convergence, per batch element: a step that moves the level's pixels by less than
+   ``tolerance`` (RMS, in pixels) ends that element's iterations; the others go on, inside a
+   ``tf.while_loop`` of at most ``num_iterations`` steps (static shapes, masked updates, so XLA
+   compiles one small graph and batch elements stay independent).  A level whose iterates never
+   beat its start returns the start pose unchanged, so texture-less or fully out-of-view inputs
+   fall back to the initial pose (``diagnostics["fallback"]``).
 
 Every step is differentiable, so gradients of a loss of the returned pose reach ``ref_inv_depth``
-through the Jacobian (its translation columns are proportional to ``d``), through ``H^-1`` and
-through every warp (Eq. 8).  Batch elements are solved independently.
+through the Jacobian (its translation columns are proportional to ``d``), through ``H^-1``, the
+robust weights and every warp (Eq. 8); ``sigma`` and the accept/reject decisions are treated as
+constants.  Batch elements are solved independently.
 """
 from __future__ import annotations
 
@@ -47,6 +57,38 @@ from ddvo_tf import geometry
 from ddvo_tf.sampling import neighbourhoods, sample_neighbourhoods
 
 _ABS_EPS = 1e-8
+ROBUST_KINDS = ("none", "huber", "student_t")
+# Defaults of the layer and the functional forms, chosen by bench/bench_ddvo_accuracy.py
+# (BUILD_NOTES.md, "DDVO objective").
+DEFAULT_ROBUST = "student_t"
+DEFAULT_PHOTOMETRIC = "gain"
+# Huber threshold and Student-t degrees of freedom in units of sigma: the 95 %-efficiency Huber
+# constant, and Kerl et al. (2013)'s nu = 5 for photometric residuals.
+HUBER_THRESHOLD = 1.345
+STUDENT_T_DOF = 5.0
+# sigma = 1.4826 * median |r| is the standard deviation for Gaussian residuals.
+_MAD_TO_SIGMA = 1.4826
+# Gradient magnitude (intensity per pixel, per channel) below which a row's texture weight falls
+# off: about 2.5 grey levels of 255, the order of 8-bit quantisation and sensor noise.
+TEXTURE_SCALE = 0.01
+# The weighted median by bisection: 2^-18 of the largest residual is far below any sigma of use.
+_MEDIAN_BISECTIONS = 18
+# Levenberg-Marquardt: after a rejected step lambda grows 10x, at least to 0.1 (below that, the
+# Jacobi-scaled step is barely shorter); an element whose lambda passes 1e6 has stalled.
+_LM_REJECT_FLOOR = 0.1
+# Robust weights are for refining near the solution: far from it every misaligned pixel looks
+# like an outlier, and down-weighting the large residuals of near, peripheral pixels (which carry
+# the forward motion) leaves the pose to the far field and stalls (measured in BUILD_NOTES.md,
+# "DDVO objective").  So they apply only at the ROBUST_LEVELS finest pyramid levels, and there
+# only to an element once a step has moved its pixels by less than ROBUST_NEAR_PX.
+ROBUST_LEVELS = 2
+ROBUST_NEAR_PX = 0.5
+PHOTOMETRIC_KINDS = ("none", "gain")
+# Brightness matching: the gain's range, and a floor of the summed intensity (a black channel
+# keeps gain 1).
+_GAIN_MIN, _GAIN_MAX = 0.5, 2.0
+_MEAN_EPS = 1e-3
+_LM_MAX = 1e6
 
 
 def image_gradients(image: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -78,13 +120,65 @@ def warp_jacobian(rays: tf.Tensor, inv_depth: tf.Tensor, intrinsics: tf.Tensor
     return fx * du + skew * dv, fy * dv
 
 
-def _scaled_cholesky(hessian: tf.Tensor, damping: float) -> tuple[tf.Tensor, tf.Tensor]:
-    """Cholesky factor of the Jacobi-scaled, damped ``hessian [B, 6, 6]`` and the scaling ``[B, 6]``."""
+def weighted_median(values: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
+    """Per-row weighted median of non-negative ``values [B, N]`` with ``weights [B, N] >= 0``:
+    the smallest ``m`` (to 2^-18 of the row's maximum) with ``sum(w [v <= m]) >= sum(w) / 2``.
+
+    Bisection on the value, a fixed number of masked reductions: no sort of 10^5 residuals per
+    iteration, static shapes, and rows stay independent.  No gradient (a statistic, held fixed).
+    """
+    values, weights = tf.stop_gradient(values), tf.stop_gradient(weights)
+    half = 0.5 * tf.reduce_sum(weights, axis=1)
+    high = tf.reduce_max(tf.where(weights > 0, values, tf.zeros_like(values)), axis=1)
+    low = tf.zeros_like(high)
+
+    def body(i, low, high):
+        mid = 0.5 * (low + high)
+        below = tf.reduce_sum(tf.where(values <= mid[:, None], weights, tf.zeros_like(weights)), axis=1)
+        enough = below >= half
+        return i + 1, tf.where(enough, low, mid), tf.where(enough, mid, high)
+
+    _, _, high = tf.while_loop(lambda i, *_: i < _MEDIAN_BISECTIONS, body, (tf.constant(0), low, high),
+                               maximum_iterations=_MEDIAN_BISECTIONS)
+    return high
+
+
+def robust_weights(residual: tf.Tensor, scale: tf.Tensor, robust: str) -> tf.Tensor:
+    """IRLS weights ``w(r) = rho'(r) / (2 r)`` of ``residual [B, N]`` at ``scale [B]``."""
+    if robust == "none":
+        return tf.ones_like(residual)
+    x_sq = tf.square(residual / scale[:, None])
+    if robust == "huber":
+        # k / |x| beyond the threshold; written with rsqrt of a clamped square so the gradient
+        # is finite everywhere.
+        return tf.minimum(1.0, HUBER_THRESHOLD * tf.math.rsqrt(tf.maximum(x_sq, HUBER_THRESHOLD ** 2)))
+    # Kerl et al.'s (nu + 1) / (nu + x^2), divided by its value at 0 so inliers keep weight 1
+    # (the fixed Hessian J^T T J assumes unit weights).
+    return STUDENT_T_DOF / (STUDENT_T_DOF + x_sq)
+
+
+def robust_penalty(residual: tf.Tensor, scale: tf.Tensor, robust: str) -> tf.Tensor:
+    """``rho(r)`` of ``residual [B, N]``, normalised so ``rho(r) = r^2 + O(r^4)`` for every kind."""
+    if robust == "none":
+        return tf.square(residual)
+    sigma = scale[:, None]
+    x_sq = tf.square(residual / sigma)
+    if robust == "huber":
+        k = HUBER_THRESHOLD
+        x_abs = tf.sqrt(tf.maximum(x_sq, k * k))
+        return tf.square(sigma) * tf.where(x_sq <= k * k, x_sq, 2.0 * k * x_abs - k * k)
+    return tf.square(sigma) * STUDENT_T_DOF * tf.math.log1p(x_sq / STUDENT_T_DOF)
+
+
+def _scaled_cholesky(hessian: tf.Tensor, damping: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Cholesky factor of the Jacobi-scaled ``hessian [B, 6, 6]`` plus ``damping [B]`` (or a
+    scalar) on the unit diagonal (Marquardt's scaling), and the scaling ``[B, 6]``."""
     finite = tf.reduce_all(tf.math.is_finite(hessian), axis=[-2, -1], keepdims=True)
     hessian = tf.where(finite, hessian, tf.zeros_like(hessian))
     scale = tf.math.rsqrt(tf.linalg.diag_part(hessian) + _ABS_EPS)
     scaled = hessian * scale[:, :, None] * scale[:, None, :]
-    scaled += damping * tf.eye(6, dtype=hessian.dtype)
+    damping = tf.broadcast_to(tf.cast(damping, hessian.dtype), tf.shape(hessian)[:1])
+    scaled += damping[:, None, None] * tf.eye(6, dtype=hessian.dtype)
     return tf.linalg.cholesky(scaled), scale
 
 
@@ -94,61 +188,118 @@ def _solve(chol: tf.Tensor, scale: tf.Tensor, rhs: tf.Tensor) -> tf.Tensor:
     return tf.where(tf.math.is_finite(step), step, tf.zeros_like(step))
 
 
+def _match_brightness(warped: tf.Tensor, ref_image: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+    """``warped [B, H, W, C]`` times the per-channel gain that gives it the in-view mean of
+    ``ref_image`` (``mask``, same shape, marks the in-view pixels).
+
+    A gain, not a gain and bias: an exposure (or camera gain) change multiplies the linear
+    intensity, and a gamma-encoded intensity too (``(k x)^g = k^g x^g``).  A ratio of means is
+    unaffected by misalignment, which only permutes pixels.  The gain is kept within [1/2, 2]:
+    larger exposure changes are not what the model is for, and a dark warped image would
+    otherwise be amplified without bound.
+    """
+    sum_w = tf.reduce_sum(warped * mask, axis=[1, 2], keepdims=True)
+    sum_r = tf.reduce_sum(ref_image * mask, axis=[1, 2], keepdims=True)
+    gain = tf.clip_by_value((sum_r + _MEAN_EPS) / (sum_w + _MEAN_EPS), _GAIN_MIN, _GAIN_MAX)
+    return warped * gain
+
+
+class _Evaluation:
+    """Residual rows ``[B, N]`` (zero outside the mask) and their in-view mask ``[B, N]`` at a pose."""
+
+    def __init__(self, residual, mask):
+        self.residual, self.mask = residual, mask
+
+
 class _Level:
     """Everything of one pyramid level that does not change across iterations."""
 
-    def __init__(self, ref_image, src_image, inv_depth, intrinsics, weight_hessian, damping):
+    def __init__(self, ref_image, src_image, inv_depth, intrinsics, weight_hessian, robust, photometric):
         self.ref_image = ref_image
+        self.photometric = photometric
         self.src_neighbourhoods = neighbourhoods(src_image)
         self.inv_depth = inv_depth
         self.intrinsics = intrinsics
         self.weight_hessian = weight_hessian
-        self.damping = damping
+        self.robust = robust
         batch = tf.shape(ref_image)[0]
         height, width, channels = ref_image.shape[1], ref_image.shape[2], ref_image.shape[3]
         self.channels = channels
+        self.batch = batch
         rays = geometry.pixel_rays(intrinsics, height, width)
         grad_x, grad_y = image_gradients(ref_image)
         jac_x, jac_y = warp_jacobian(rays, inv_depth, intrinsics)
-        # Rows stacked over pixels and colour channels: [B, H*W, C, 6].
-        jacobian = tf.reshape(grad_x[..., None] * jac_x[:, :, :, None, :]
-                              + grad_y[..., None] * jac_y[:, :, :, None, :],
-                              [batch, height * width, channels, 6])
+        # Rows stacked over pixels and colour channels: [B, H*W*C, 6].
+        jacobian = (grad_x[..., None] * jac_x[:, :, :, None, :] + grad_y[..., None] * jac_y[:, :, :, None, :])
         self.jacobian = tf.reshape(jacobian, [batch, height * width * channels, 6])
-        if weight_hessian:
-            # The in-view mask is per pixel, so H = sum_pixels mask * (sum_channels J_c J_c^T): keep
-            # the per-pixel 6x6 blocks and each iteration's H is one [HW] x [HW, 36] product.
-            per_pixel = tf.einsum("bpck,bpcl->bpkl", jacobian, jacobian)
-            self.pixel_hessians = tf.reshape(per_pixel, [batch, height * width, 36])
+        if robust == "none":
+            self.texture = tf.ones([batch, height * width * channels], ref_image.dtype)
         else:
-            # One [6, N] x [N, 6] product: as a batch of HW tiny 3x6 products its gradient is ~10x
-            # slower under XLA on CPU.
-            hessian = tf.matmul(self.jacobian, self.jacobian, transpose_a=True)
-            self.chol, self.scale = _scaled_cholesky(hessian, damping)
+            grad_sq = tf.reshape(tf.square(grad_x) + tf.square(grad_y), [-1, height * width * channels])
+            self.texture = grad_sq / (grad_sq + TEXTURE_SCALE ** 2)
+        # Mean squared pixel displacement of a small pose delta is delta^T G delta.
+        self.motion_metric = (tf.einsum("bhwk,bhwl->bkl", jac_x, jac_x)
+                              + tf.einsum("bhwk,bhwl->bkl", jac_y, jac_y)) / float(height * width)
+        if not weight_hessian:
+            # One [6, N] x [N, 6] product per level (as a batch of HW tiny per-pixel products its
+            # gradient is much slower under XLA on CPU).
+            self.hessian = tf.matmul(self.jacobian * self.texture[..., None], self.jacobian, transpose_a=True)
 
-    def residual(self, rotation, translation):
-        """``I'_p - I`` (zero outside the mask), the in-view mask and the mean squared in-view
-        residual ``[B]`` (``inf`` when no pixel is in view, so such a pose is never preferred)."""
+    def evaluate(self, rotation, translation) -> _Evaluation:
         coords, in_front = geometry.transform_pixels(self.inv_depth, rotation, translation, self.intrinsics)
         warped, in_view = sample_neighbourhoods(self.src_neighbourhoods, coords)
-        mask = in_view * in_front
+        mask = tf.broadcast_to(in_view * in_front, tf.shape(warped))
+        if self.photometric == "gain":
+            warped = _match_brightness(warped, self.ref_image, mask)
         residual = (warped - self.ref_image) * mask
-        count = tf.reduce_sum(mask, axis=[1, 2, 3]) * float(self.channels)
-        sq_sum = tf.reduce_sum(tf.square(residual), axis=[1, 2, 3])
-        infinite = tf.fill(tf.shape(count), tf.constant(float("inf"), count.dtype))
-        cost = tf.where(count > 0, sq_sum / tf.maximum(count, 1.0), infinite)
-        return residual, mask, cost
+        # [-1, rows] rather than [batch, -1]: keeps the static batch size through the loop.
+        rows = self.jacobian.shape[1]
+        return _Evaluation(tf.reshape(residual, [-1, rows]), tf.reshape(mask, [-1, rows]))
 
-    def step(self, residual, mask):
-        """Gauss-Newton pose ``delta [B, 6]`` that moves the reference onto the warped source."""
-        batch = tf.shape(residual)[0]
-        rhs = tf.einsum("bnk,bn->bk", self.jacobian, tf.reshape(residual, [batch, -1]))
+    def in_view_fraction(self, ev: _Evaluation) -> tf.Tensor:
+        """Share of the reference's pixels in view ``[B]``."""
+        return tf.reduce_mean(ev.mask, axis=1)
+
+    def textured_share(self, ev: _Evaluation) -> tf.Tensor:
+        """Share of the reference's texture weight in view ``[B]``: what the acceptance rule keeps."""
+        return tf.reduce_sum(ev.mask * self.texture, axis=1) / (tf.reduce_sum(self.texture, axis=1) + _ABS_EPS)
+
+    def scale(self, ev: _Evaluation) -> tf.Tensor:
+        """Robust residual scale ``sigma [B]`` (1 for L2, where it is unused)."""
+        if self.robust == "none":
+            return tf.ones([self.batch], ev.residual.dtype)
+        median = weighted_median(tf.abs(ev.residual), ev.mask * self.texture)
+        return tf.stop_gradient(_MAD_TO_SIGMA * median + 1e-6)
+
+    def cost(self, ev: _Evaluation, scale) -> tf.Tensor:
+        """Mean robust penalty over in-view rows (texture-weighted) ``[B]``; ``inf`` when no row is in
+        view, so such a pose is never accepted.  For L2 the in-view mean squared residual."""
+        weight = ev.mask * self.texture
+        total = tf.reduce_sum(weight, axis=1)
+        penalty = tf.reduce_sum(weight * robust_penalty(ev.residual, scale, self.robust), axis=1)
+        return tf.where(total > 0, penalty / tf.maximum(total, _ABS_EPS), float("inf"))
+
+    def step(self, ev: _Evaluation, scale, damping, robust=None) -> tf.Tensor:
+        """Damped Gauss-Newton pose ``delta [B, 6]`` that moves the reference onto the warped source;
+        ``robust [B]`` (bool, default all) picks the elements whose rows get the robust weights."""
+        weight = ev.mask * self.texture
+        if self.robust != "none":
+            robust_w = robust_weights(ev.residual, scale, self.robust)
+            if robust is not None:
+                robust_w = tf.where(robust[:, None], robust_w, tf.ones_like(robust_w))
+            weight *= robust_w
+        rhs = tf.einsum("bnk,bn->bk", self.jacobian, weight * ev.residual)
         if self.weight_hessian:
-            hessian = tf.einsum("bp,bpq->bq", tf.reshape(mask, [batch, -1]), self.pixel_hessians)
-            chol, scale = _scaled_cholesky(tf.reshape(hessian, [batch, 6, 6]), self.damping)
+            hessian = tf.matmul(self.jacobian * weight[..., None], self.jacobian, transpose_a=True)
         else:
-            chol, scale = self.chol, self.scale
-        return _solve(chol, scale, rhs)
+            hessian = self.hessian
+        chol, jacobi = _scaled_cholesky(hessian, damping)
+        return _solve(chol, jacobi, rhs)
+
+    def motion(self, delta) -> tf.Tensor:
+        """RMS pixel displacement ``[B]`` of the level's pixels under a small pose ``delta [B, 6]``."""
+        quad = tf.einsum("bk,bkl,bl->b", delta, self.motion_metric, delta)
+        return tf.sqrt(tf.maximum(quad, 0.0))
 
 
 def _compose_inverse_step(rotation, translation, delta):
@@ -160,44 +311,90 @@ def _compose_inverse_step(rotation, translation, delta):
 
 
 def _select(better, new, old):
-    shape = tf.concat([tf.shape(better), tf.ones([tf.rank(new) - 1], tf.int32)], 0)
-    return tf.where(tf.reshape(better, shape), new, old)
+    """Per batch element ``new`` where ``better [B]``, else ``old`` (static shapes kept)."""
+    return tf.where(tf.reshape(better, [-1] + [1] * (new.shape.rank - 1)), new, old)
 
 
-def _solve_level(level: _Level, rotation, translation, num_iterations):
-    """Run ``num_iterations`` updates from ``(rotation, translation)``; return the best iterate,
-    its cost and in-view fraction, and whether it improved on the start pose.  Each iterate is
-    scored once."""
-    residual, mask, start_cost = level.residual(rotation, translation)
-    in_view = lambda m: tf.reduce_mean(m, axis=[1, 2, 3])
+def _solve_level(level: _Level, rotation, translation, num_iterations, damping, tolerance):
+    """Damped Gauss-Newton iterations from ``(rotation, translation)`` (module docstring, steps
+    3-6).  Returns a dict: the best pose, its evaluation, the scale and its cost, whether any
+    iterate beat the start, iterations used, and the size of the last step tried (RMS pixels)."""
+    start = level.evaluate(rotation, translation)
+    start_share = level.textured_share(start)
+    scale = level.scale(start)
+    cost = level.cost(start, scale)
+    # State shaped like ``cost`` keeps the loop's static batch size.
+    lam = tf.ones_like(cost) * damping
+    # An element with no finite cost (nothing in view) has nothing to iterate on.
+    active = tf.math.is_finite(cost)
 
-    def body(i, rot, trans, residual, mask, best_rot, best_trans, best_cost, best_in_view):
-        rot, trans = _compose_inverse_step(rot, trans, level.step(residual, mask))
-        residual, mask, cost = level.residual(rot, trans)
-        better = cost < best_cost
-        best_rot = _select(better, rot, best_rot)
-        best_trans = _select(better, trans, best_trans)
-        best_cost = tf.where(better, cost, best_cost)
-        best_in_view = tf.where(better, in_view(mask), best_in_view)
-        return i + 1, rot, trans, residual, mask, best_rot, best_trans, best_cost, best_in_view
+    def body(i, rot, trans, residual, mask, scale, cost, lam, active,
+             best_rot, best_trans, best_residual, best_mask, improved, used, update, near):
+        delta = level.step(_Evaluation(residual, mask), scale, lam, robust=near)
+        size = level.motion(delta)
+        cand_rot, cand_trans = _compose_inverse_step(rot, trans, delta)
+        cand = level.evaluate(cand_rot, cand_trans)
+        cand_cost = level.cost(cand, scale)
+        best_cost = level.cost(_Evaluation(best_residual, best_mask), scale)
+        # The path moves on even when the cost rises (IC Gauss-Newton often climbs out of a
+        # shallow dip on its way, and a monotone rule would stop there), but never to a pose
+        # that leaves less than half of the level's starting textured share in view.
+        move = active & tf.math.is_finite(cand_cost) & (level.textured_share(cand) >= 0.5 * start_share)
+        better = move & (cand_cost < best_cost)
+        rot, trans = _select(move, cand_rot, rot), _select(move, cand_trans, trans)
+        residual, mask = _select(move, cand.residual, residual), _select(move, cand.mask, mask)
+        best_rot, best_trans = _select(better, cand_rot, best_rot), _select(better, cand_trans, best_trans)
+        best_residual = _select(better, cand.residual, best_residual)
+        best_mask = _select(better, cand.mask, best_mask)
+        # Levenberg-Marquardt: shorter steps after a rise of the cost, longer after a fall.
+        lam = tf.where(move & (cand_cost < cost), tf.maximum(lam * 0.1, damping),
+                       tf.where(active, tf.maximum(lam * 10.0, _LM_REJECT_FLOOR), lam))
+        if level.robust != "none":
+            scale = tf.where(move, level.scale(cand), scale)
+        cost = tf.where(move, level.cost(_Evaluation(residual, mask), scale), cost)
+        used += tf.cast(active, tf.int32)
+        update = tf.where(active, size, update)
+        improved = improved | better
+        # Converged (the step moved pixels by less than the tolerance) or stalled.
+        active = active & (size >= tolerance) & (lam <= _LM_MAX)
+        near = near | (size < ROBUST_NEAR_PX)
+        return (i + 1, rot, trans, residual, mask, scale, cost, lam, active,
+                best_rot, best_trans, best_residual, best_mask, improved, used, update, near)
 
-    loop_vars = (tf.constant(0), rotation, translation, residual, mask, rotation, translation,
-                 start_cost, in_view(mask))
-    *_, best_rot, best_trans, best_cost, best_in_view = tf.while_loop(
-        lambda i, *_: i < num_iterations, body, loop_vars, maximum_iterations=num_iterations)
-    return best_rot, best_trans, best_cost, best_in_view, best_cost < start_cost
+    loop_vars = (tf.constant(0), rotation, translation, start.residual, start.mask, scale, cost, lam, active,
+                 rotation, translation, start.residual, start.mask, tf.zeros_like(active),
+                 tf.zeros_like(cost, tf.int32), tf.zeros_like(cost), tf.zeros_like(active))
+    out = tf.while_loop(lambda i, *state: (i < num_iterations) & tf.reduce_any(state[7]), body, loop_vars,
+                        maximum_iterations=num_iterations)
+    scale, best = out[5], _Evaluation(out[11], out[12])
+    return dict(rotation=out[9], translation=out[10], evaluation=best, scale=scale,
+                cost=level.cost(best, scale), accepted=out[13], iterations=out[14], update=out[15])
+
+
+def _check_options(robust: str, photometric: str) -> None:
+    if robust not in ROBUST_KINDS:
+        raise ValueError(f"robust must be one of {ROBUST_KINDS}, got {robust!r}")
+    if photometric not in PHOTOMETRIC_KINDS:
+        raise ValueError(f"photometric must be one of {PHOTOMETRIC_KINDS}, got {photometric!r}")
 
 
 def solve_pose(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.Tensor,
                intrinsics: tf.Tensor, init_pose: Optional[tf.Tensor] = None, num_levels: int = 5,
-               num_iterations: int = 10, weight_hessian: bool = False, damping: float = 1e-4
+               num_iterations: int = 10, weight_hessian: bool = False, damping: float = 1e-4,
+               robust: str = DEFAULT_ROBUST, tolerance: float = 1e-3,
+               photometric: str = DEFAULT_PHOTOMETRIC
                ) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
     """Functional form of :class:`DirectVisualOdometry`; returns ``(pose [B, 6], diagnostics)``.
 
-    ``diagnostics``: ``cost`` ``[B]`` in-view mean squared residual at the finest level for the
-    returned pose; ``in_view_fraction`` ``[B]``; ``fallback`` ``[B]`` bool, true when no level
-    improved on its start pose (the result is then ``init_pose``, or identity).
+    ``diagnostics`` (all ``[B]``): ``cost``, the robust cost at the finest level for the returned
+    pose (for ``robust="none"`` the in-view mean squared residual); ``in_view_fraction``;
+    ``fallback`` (bool), true when no level accepted a step (the result is then ``init_pose``, or
+    identity); ``iterations``, steps tried over all levels (int32); ``update_size``, RMS pixel
+    motion of the last step tried at the finest level; ``fixed_point_residual``, RMS pixel motion
+    of the (undamped) step at the returned pose, ``|phi|`` of :func:`implicit_vjp`, which is exact
+    when it is 0.
     """
+    _check_options(robust, photometric)
     with tf.name_scope("direct_visual_odometry"):
         # float32 normally; float64 works too (used by the finite-difference gradient tests).
         ref_image = tf.convert_to_tensor(ref_image)
@@ -229,34 +426,44 @@ def solve_pose(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.Ten
         srcs = geometry.build_pyramid(src_image, num_levels)
         inv_depths = geometry.build_pyramid(ref_inv_depth, num_levels)
         improved = tf.zeros([batch], tf.bool)
+        iterations = tf.zeros([batch], tf.int32)
         for index in reversed(range(num_levels)):
             with tf.name_scope(f"level_{index}"):
                 level = _Level(refs[index], srcs[index], inv_depths[index],
-                               geometry.pyramid_intrinsics(intrinsics, index), weight_hessian, damping)
-                rotation, translation, cost, in_view, level_improved = _solve_level(
-                    level, rotation, translation, num_iterations)
-                improved = improved | level_improved
+                               geometry.pyramid_intrinsics(intrinsics, index), weight_hessian,
+                               robust if index < ROBUST_LEVELS else "none", photometric)
+                result = _solve_level(level, rotation, translation, num_iterations, damping, tolerance)
+                rotation, translation = result["rotation"], result["translation"]
+                improved = improved | result["accepted"]
+                iterations += result["iterations"]
+        final_step = level.step(result["evaluation"], result["scale"], damping)
         pose = tf.concat([translation, geometry.so3_log(rotation)], axis=-1)
         if init_pose is not None:
             # Exact pass-through (no exp/log round-off) when nothing improved on the start.
             pose = _select(improved, pose, init_pose)
         else:
             pose = _select(improved, pose, tf.zeros_like(pose))
-        diagnostics = {"cost": cost,
-                       "in_view_fraction": in_view,
-                       "fallback": tf.logical_not(improved)}
+        diagnostics = {"cost": result["cost"],
+                       "in_view_fraction": level.in_view_fraction(result["evaluation"]),
+                       "fallback": tf.logical_not(improved),
+                       "iterations": iterations,
+                       "update_size": result["update"],
+                       "fixed_point_residual": tf.stop_gradient(level.motion(final_step))}
         return pose, diagnostics
 
 
 def implicit_vjp(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.Tensor, intrinsics: tf.Tensor,
                  pose: tf.Tensor, upstream: tf.Tensor, weight_hessian: bool = False, damping: float = 1e-4,
-                 regularization: float = 1e-4) -> tf.Tensor:
+                 regularization: float = 1e-4, robust: str = DEFAULT_ROBUST,
+                 photometric: str = DEFAULT_PHOTOMETRIC) -> tf.Tensor:
     """``dL/d ref_inv_depth`` from ``upstream = dL/d pose`` at the solution ``pose [B, 6]`` (finest
     level), by the implicit function theorem instead of back-propagating through every iteration.
 
     At convergence the Gauss-Newton step vanishes: ``phi(eps, d) = 0`` where ``phi`` is the step
-    computed at the pose ``T(pose) exp(eps)`` and ``eps = 0``.  Hence ``d eps / d d = -A^-1 dphi/dd``
-    with ``A = dphi/deps`` (6x6, close to the identity), and with ``P = dpose/deps``::
+    computed at the pose ``T(pose) exp(eps)`` and ``eps = 0`` (with the robust weights as functions
+    of the residual, and ``sigma`` held at its value at the solution).  Hence
+    ``d eps / d d = -A^-1 dphi/dd`` with ``A = dphi/deps`` (6x6, close to the identity), and with
+    ``P = dpose/deps``::
 
         dL/dd = -w^T dphi/dd,    A^T w = P^T upstream
 
@@ -264,10 +471,11 @@ def implicit_vjp(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.T
     ``w^T dphi/dd`` from one more, so the cost is that of a few iterations, whatever the number of
     levels and iterations of the forward solve, and nothing of the forward needs to be kept.  The
     6x6 solve is Tikhonov-regularised (``(A A^T + mu I) w = A P^T upstream``) so a degenerate ``A``
-    (texture-less input) gives a small gradient, never a huge one.  Equal to the unrolled gradient
-    when the solve has converged (tested); coarse levels and ``init_pose`` do not move a fixed point,
-    so they get no gradient.
+    (texture-less input) gives a small gradient, never a huge one.  Exact when the solve has
+    converged (``diagnostics["fixed_point_residual"]`` of :func:`solve_pose` is then 0); coarse
+    levels and ``init_pose`` do not move a fixed point, so they get no gradient.
     """
+    _check_options(robust, photometric)
     dtype = pose.dtype
     batch = tf.shape(pose)[0]
     rotation0 = geometry.so3_exp(pose[:, 3:])
@@ -285,9 +493,9 @@ def implicit_vjp(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.T
     p_matrix = pose_tape.batch_jacobian(moved, eps)                  # [B, 6, 6]
     with tf.GradientTape(persistent=True) as tape:
         tape.watch([eps, ref_inv_depth])
-        level = _Level(ref_image, src_image, ref_inv_depth, intrinsics, weight_hessian, damping)
-        residual, mask, _ = level.residual(*perturbed(eps))
-        step = level.step(residual, mask)
+        level = _Level(ref_image, src_image, ref_inv_depth, intrinsics, weight_hessian, robust, photometric)
+        evaluation = level.evaluate(*perturbed(eps))
+        step = level.step(evaluation, level.scale(evaluation), damping)
     a_matrix = tape.batch_jacobian(step, eps)                        # [B, 6, 6]
     rhs = tf.linalg.matvec(a_matrix, tf.linalg.matvec(p_matrix, upstream, transpose_a=True))
     normal = tf.matmul(a_matrix, a_matrix, transpose_b=True) + regularization * tf.eye(6, dtype=dtype)
@@ -296,6 +504,10 @@ def implicit_vjp(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.T
     grad = tape.gradient(step, ref_inv_depth, output_gradients=-tf.stop_gradient(w))
     del tape
     return tf.where(tf.math.is_finite(grad), grad, tf.zeros_like(grad))
+
+
+# Order of the diagnostics in the compiled forward's flat outputs.
+_DIAGNOSTICS = ("cost", "in_view_fraction", "fallback", "iterations", "update_size", "fixed_point_residual")
 
 
 class DirectVisualOdometry(keras.layers.Layer):
@@ -308,7 +520,15 @@ class DirectVisualOdometry(keras.layers.Layer):
       num_iterations: Gauss-Newton updates per level (authors' code: 10).
       weight_hessian: re-weight ``H`` by the in-view mask each iteration (exact Gauss-Newton);
         ``False`` follows the authors' code.
-      damping: ``lambda`` added to the Jacobi-scaled 6x6 system.
+      damping: the smallest (and first) Levenberg-Marquardt ``lambda`` on the Jacobi-scaled
+        6x6 system.
+      robust: ``"huber"`` (default), ``"student_t"`` or ``"none"`` (the paper's L2): the penalty
+        of the photometric residuals, by iteratively re-weighted least squares (module docstring).
+      photometric: ``"gain"`` (default): before each comparison the warped source is scaled, per
+        colour channel, to the in-view mean of the reference (an exposure change between frames
+        is then not mistaken for motion); ``"none"``: raw intensities, as the paper.
+      tolerance: an element stops iterating at a level once a step moves its pixels by less than
+        this RMS distance (pixels of that level).
       jit_compile: run the solve (and its gradient) as one XLA cluster.  On the 2-core CPU this
         is 3-4x faster than the plain graph (BUILD_NOTES.md); set False to debug.
       gradient: ``"implicit"`` (default): :func:`implicit_vjp`, the exact derivative of the
@@ -317,7 +537,9 @@ class DirectVisualOdometry(keras.layers.Layer):
     """
 
     def __init__(self, num_levels: int = 5, num_iterations: int = 10, weight_hessian: bool = False,
-                 damping: float = 1e-4, jit_compile: bool = True, gradient: str = "implicit", **kwargs):
+                 damping: float = 1e-4, jit_compile: bool = True, gradient: str = "implicit",
+                 robust: str = DEFAULT_ROBUST, tolerance: float = 1e-3,
+                 photometric: str = DEFAULT_PHOTOMETRIC, **kwargs):
         # The solve always runs in float32, also under a mixed-precision policy (a 6x6 normal
         # equation over ~10^5 rows is not safe in float16).
         kwargs["dtype"] = "float32"
@@ -330,6 +552,10 @@ class DirectVisualOdometry(keras.layers.Layer):
         self.num_iterations = num_iterations
         self.weight_hessian = weight_hessian
         self.damping = damping
+        _check_options(robust, photometric)
+        self.robust = robust
+        self.photometric = photometric
+        self.tolerance = tolerance
         if gradient not in ("implicit", "unrolled"):
             raise ValueError(f"gradient must be 'implicit' or 'unrolled', got {gradient!r}")
         self.jit_compile = jit_compile
@@ -342,12 +568,13 @@ class DirectVisualOdometry(keras.layers.Layer):
     def _solve_pose(self, ref_image, src_image, ref_inv_depth, intrinsics, init_pose):
         return solve_pose(ref_image, src_image, ref_inv_depth, intrinsics, init_pose,
                           num_levels=self.num_levels, num_iterations=self.num_iterations,
-                          weight_hessian=self.weight_hessian, damping=self.damping)
+                          weight_hessian=self.weight_hessian, damping=self.damping,
+                          robust=self.robust, tolerance=self.tolerance, photometric=self.photometric)
 
     def _forward(self, ref_image, src_image, ref_inv_depth, intrinsics, init_pose):
         # Flat float outputs: what tf.custom_gradient and the XLA boundary accept.
         pose, info = self._solve_pose(ref_image, src_image, ref_inv_depth, intrinsics, init_pose)
-        return pose, info["cost"], info["in_view_fraction"], tf.cast(info["fallback"], pose.dtype)
+        return (pose,) + tuple(tf.cast(info[name], pose.dtype) for name in _DIAGNOSTICS)
 
     def _vjp(self, ref_image, src_image, ref_inv_depth, intrinsics, init_pose, upstream):
         with tf.GradientTape() as tape:
@@ -357,7 +584,8 @@ class DirectVisualOdometry(keras.layers.Layer):
 
     def _implicit_vjp(self, ref_image, src_image, ref_inv_depth, intrinsics, pose, fallback, upstream):
         grad_depth = implicit_vjp(ref_image, src_image, ref_inv_depth, intrinsics, pose, upstream,
-                                  self.weight_hessian, self.damping)
+                                  self.weight_hessian, self.damping, robust=self.robust,
+                                  photometric=self.photometric)
         # Where nothing improved on init_pose the output *is* init_pose.
         fell_back = fallback[:, None] > 0.5
         grad_depth = tf.where(fell_back[:, :, None, None], tf.zeros_like(grad_depth), grad_depth)
@@ -376,8 +604,9 @@ class DirectVisualOdometry(keras.layers.Layer):
 
             def grad(upstream_pose, *unused_upstream):
                 if self.gradient == "implicit":
+                    fallback = outputs[1 + _DIAGNOSTICS.index("fallback")]
                     return self._compiled_implicit_vjp(ref_image, src_image, inv_depth, intrinsics,
-                                                       outputs[0], outputs[3], upstream_pose)
+                                                       outputs[0], fallback, upstream_pose)
                 return self._compiled_vjp(ref_image, src_image, inv_depth, intrinsics, init,
                                           upstream_pose)
 
@@ -400,10 +629,12 @@ class DirectVisualOdometry(keras.layers.Layer):
         if init_pose is None:
             # T(0) is exactly the identity, so this matches solve_pose(init_pose=None).
             init_pose = tf.zeros([tf.shape(ref_image)[0], 6], tf.float32)
-        pose, cost, in_view, fallback = self._solve_compiled(
+        pose, *info = self._solve_compiled(
             ref_image, src_image, ref_inv_depth, intrinsics, tf.cast(init_pose, tf.float32))
-        return pose, {"cost": tf.stop_gradient(cost), "in_view_fraction": tf.stop_gradient(in_view),
-                      "fallback": tf.cast(tf.stop_gradient(fallback), tf.bool)}
+        info = {name: tf.stop_gradient(value) for name, value in zip(_DIAGNOSTICS, info)}
+        info["fallback"] = info["fallback"] > 0.5
+        info["iterations"] = tf.cast(tf.round(info["iterations"]), tf.int32)
+        return pose, info
 
     def call(self, ref_image, src_image, ref_inv_depth, intrinsics, init_pose=None):
         pose, _ = self.solve(ref_image, src_image, ref_inv_depth, intrinsics, init_pose)
@@ -416,5 +647,7 @@ class DirectVisualOdometry(keras.layers.Layer):
         config = super().get_config()
         config.update(num_levels=self.num_levels, num_iterations=self.num_iterations,
                       weight_hessian=self.weight_hessian, damping=self.damping,
-                      jit_compile=self.jit_compile, gradient=self.gradient)
+                      jit_compile=self.jit_compile, gradient=self.gradient, robust=self.robust,
+                      photometric=self.photometric,
+                      tolerance=self.tolerance)
         return config

@@ -56,7 +56,8 @@ class DepthLearner(keras.Model):
             self.pose_net.trainable = False          # pretrained, frozen (Section 5.1)
         self.dvo = (DirectVisualOdometry(num_levels=config.num_ddvo_levels,
                                          num_iterations=config.ddvo_iterations,
-                                         gradient=config.ddvo_gradient)
+                                         gradient=config.ddvo_gradient, robust=config.ddvo_robust,
+                                         photometric=config.ddvo_photometric)
                     if config.uses_ddvo else None)
 
     def call(self, frames, training=False):

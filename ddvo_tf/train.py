@@ -52,11 +52,17 @@ flags.DEFINE_float("scale_anchor_weight", 0.1, "Weight of the gauge term (log ra
 flags.DEFINE_float("width_multiplier", 1.0, "Channel multiplier of both networks.")
 flags.DEFINE_float("pretrain_epochs", 10.0, "hybrid without --init_checkpoint: posecnn stage epochs.")
 flags.DEFINE_integer("pretrain_steps", None, "... or steps (overrides --pretrain_epochs).")
-flags.DEFINE_integer("ddvo_levels", None, "DDVO pyramid levels (default 5 for ddvo, 1 for hybrid).")
+flags.DEFINE_integer("ddvo_levels", None, "DDVO pyramid levels (default 5 for ddvo, 3 for hybrid; the paper's "
+                     "hybrid used 1).")
 flags.DEFINE_integer("ddvo_iterations", 10, "Gauss-Newton iterations per DDVO level.")
 flags.DEFINE_enum("ddvo_gradient", "implicit", ["implicit", "unrolled"],
                   "Gradient of the DDVO pose w.r.t. depth: implicit (at the converged pose, ~3x cheaper) "
                   "or unrolled through every Gauss-Newton iteration (the authors' code).")
+flags.DEFINE_enum("ddvo_robust", "student_t", ["student_t", "huber", "none"],
+                  "DDVO's penalty of photometric residuals: Student-t or Huber weights (re-weighted "
+                  "Gauss-Newton) or none, the paper's plain least squares.")
+flags.DEFINE_enum("ddvo_photometric", "gain", ["gain", "none"],
+                  "DDVO matches the source's exposure to the reference by a per-channel gain, or not.")
 flags.DEFINE_bool("augment", True, "Scale-and-crop, flip and colour augmentation.")
 flags.DEFINE_integer("seed", 0, "Seed of data order and augmentation.")
 flags.DEFINE_enum("jit_compile", "auto", ["auto", "on", "off"],
@@ -101,7 +107,8 @@ def config_from_flags() -> TrainConfig:
         "mode", "data_dir", "model_dir", "epochs", "steps", "batch_size", "learning_rate",
         "smoothness_weight", "height", "width", "init_checkpoint", "normalized_mean", "width_multiplier",
         "normalize_scope", "smoothness_maps", "depth_head_init", "scale_anchor", "scale_anchor_weight",
-        "pretrain_epochs", "pretrain_steps", "ddvo_levels", "ddvo_iterations", "ddvo_gradient", "augment", "seed",
+        "pretrain_epochs", "pretrain_steps", "ddvo_levels", "ddvo_iterations", "ddvo_gradient", "ddvo_robust",
+        "ddvo_photometric", "augment", "seed",
         "strategy", "summary_every", "image_every", "checkpoint_every")}
     values["normalize"] = {"auto": None, "on": True, "off": False}[FLAGS.normalize]
     from ddvo_tf import distribute

@@ -113,7 +113,11 @@ def test_gradient_reaches_inverse_depth_and_matches_finite_differences(street_pa
         update = tf.scatter_nd(np.c_[np.zeros(len(pixels), int), index, np.zeros(len(pixels), int)],
                                values - base[0, index[:, 0], index[:, 1], 0], base.shape)
         inv = tf.constant(base) + update
-        pose, _ = solve_pose(ref64, src64, inv, k64, num_levels=2, num_iterations=3)
+        # L2 (with the exposure gain): the robust weights' scale sigma is a statistic held
+        # constant by design (stop_gradient), so finite differences of a robust solve would also
+        # see d sigma / d depth, which the gradient deliberately leaves out.
+        pose, _ = solve_pose(ref64, src64, inv, k64, num_levels=2, num_iterations=3, robust="none",
+                             photometric="gain")
         # Scalar photometric loss of the DDVO pose (reference vs. warped source), as in training.
         coords, _ = geometry.warp_coordinates(inv, pose, k64)
         warped, mask = bilinear_sample(src64, coords)
@@ -202,7 +206,13 @@ def test_compiled_custom_gradient_equals_plain_autodiff(street_pair):
     np.testing.assert_allclose(pose_b, pose_a, atol=1e-4)
     scale = np.abs(grad_depth_a).max()
     assert scale > 0
-    np.testing.assert_allclose(grad_depth_b, grad_depth_a, atol=2e-3 * scale)
+    # A pixel whose projection lies within rounding of the source border (or of the robust
+    # weights' switch) may be in view on one path and not on the other: XLA and the plain graph
+    # round differently, so a few pixels (measured: 2 of 26624) may differ by their whole
+    # gradient.  The rest must agree, and the whole gradient to 1 % in norm.
+    far = np.abs(grad_depth_b - grad_depth_a) > 2e-3 * scale
+    assert far.mean() < 1e-3, far.sum()
+    assert np.linalg.norm(grad_depth_b - grad_depth_a) < 1e-2 * np.linalg.norm(grad_depth_a)
     np.testing.assert_allclose(grad_init_b, grad_init_a, atol=2e-3 * np.abs(grad_init_a).max())
 
 
@@ -267,3 +277,107 @@ def test_layer_gradient_on_degenerate_input_is_finite_and_falls_back_to_init(gra
     np.testing.assert_array_equal(pose.numpy(), init.numpy())
     assert grad_depth is None or np.all(np.isfinite(grad_depth.numpy()))
     np.testing.assert_allclose(grad_init.numpy(), np.tile([[1.0, 2, 3, 4, 5, 6]], (2, 1)), rtol=1e-5)
+
+
+# --- robust objective, exposure gain, convergence (issue 14) -------------------------------------
+
+def test_weighted_median_matches_numpy():
+    from ddvo_tf.ddvo import weighted_median
+    rng = np.random.default_rng(1)
+    values = rng.exponential(0.05, (3, 500))
+    weights = rng.uniform(0, 1, (3, 500)) * (rng.uniform(size=(3, 500)) > 0.3)
+    got = weighted_median(tf.constant(values), tf.constant(weights)).numpy()
+    for row in range(3):
+        order = np.argsort(values[row])
+        cumulative = np.cumsum(weights[row][order])
+        truth = values[row][order][np.searchsorted(cumulative, 0.5 * cumulative[-1])]
+        # Bisection to 2^-18 of the row's largest value.
+        assert abs(got[row] - truth) <= values[row].max() * 2.0 ** -17, (got[row], truth)
+
+
+@pytest.mark.parametrize("robust", ["none", "huber", "student_t"])
+def test_robust_weights_are_the_derivative_of_the_penalty(robust):
+    # IRLS weights w(r) = rho'(r) / (2 r), checked against central differences of rho in float64;
+    # every rho behaves as r^2 near 0.
+    from ddvo_tf.ddvo import robust_penalty, robust_weights
+    residual = np.linspace(-0.5, 0.5, 41)[None] + 1e-3
+    scale = tf.constant([0.07], tf.float64)
+    h = 1e-6
+    rho = lambda r: robust_penalty(tf.constant(r), scale, robust).numpy()
+    derivative = (rho(residual + h) - rho(residual - h)) / (2 * h)
+    weights = robust_weights(tf.constant(residual), scale, robust).numpy()
+    np.testing.assert_allclose(weights, derivative / (2 * residual), rtol=1e-6, atol=1e-8)
+    tiny = np.array([[1e-4]])
+    np.testing.assert_allclose(rho(tiny), tiny ** 2, rtol=1e-3)
+    if robust != "none":
+        assert weights[0, 0] < 0.2 and weights[0, 20] == pytest.approx(1.0, abs=1e-3)
+
+
+def test_exposure_change_is_matched_by_the_gain():
+    # The source 25 % darker: raw intensities pull the pose away, the per-channel gain does not.
+    from bench import ddvo_cases
+    case = ddvo_cases.street_pairs(64, 208, count=1, seed=3)[0]
+    darker = case.src * np.float32(0.75)
+    errors = {}
+    for photometric in ("gain", "none"):
+        layer = DirectVisualOdometry(num_levels=4, photometric=photometric)
+        pose = layer(case.ref[None], darker[None], case.inv_depth[None], case.intrinsics[None]).numpy()
+        errors[photometric] = ddvo_cases.pose_errors(pose.astype(np.float64), case.pose[None])[0][0]
+    assert errors["gain"] < 0.02, errors
+    assert errors["none"] > 2 * errors["gain"], errors
+
+
+def test_motorcycle_real_pair_beats_the_authors_directvo():
+    # Middlebury 2014 Motorcycle (real photographs, ground-truth disparity), 5 levels from the
+    # identity.  The authors' DirectVO on these inputs: 1.09 % / 0.017 deg (736x496) and
+    # 2.17 % / 0.076 deg (184x124).  The default (Student-t, gain) must be at most 0.7x its
+    # translation error with no larger rotation error; the paper's L2 is not.
+    from bench import ddvo_cases
+    authors = {1: (0.0109, 0.017), 4: (0.0217, 0.076)}
+    for factor, (authors_t, authors_r) in authors.items():
+        case = ddvo_cases.motorcycle(factor)
+        inputs = [x[None] for x in (case.ref, case.src, case.inv_depth, case.intrinsics)]
+        errors = {}
+        for robust in ("student_t", "none"):
+            pose = DirectVisualOdometry(num_levels=5, robust=robust)(*inputs).numpy().astype(np.float64)
+            errors[robust] = [e[0] for e in ddvo_cases.pose_errors(pose, case.pose[None])]
+        t_err, r_err = errors["student_t"]
+        assert t_err <= 0.7 * authors_t and r_err <= authors_r, (factor, errors)
+        assert errors["none"][0] > 1.1 * t_err, (factor, errors)
+
+
+def test_hybrid_refinement_converges_from_a_posecnn_like_start(street_pair):
+    # hybrid's setting: start 0.5 deg and ~30 % translation off (x1.3 + 5 cm), 10 iterations per
+    # level, the default 3 levels; every pair must end below 2 % translation error.
+    from bench import ddvo_cases
+    from ddvo_tf.config import HYBRID_DDVO_LEVELS
+    ref, src, inv_depth, intrinsics = street_pair.batch([0, 1, 2])
+    true = np.asarray(street_pair.true_poses)
+    start = ddvo_cases.perturb(true)
+    assert np.min(ddvo_cases.pose_errors(start, true)[0]) > 0.2
+    layer = DirectVisualOdometry(num_levels=HYBRID_DDVO_LEVELS, num_iterations=10)
+    pose, info = layer.solve(ref, src, inv_depth, intrinsics, tf.constant(start, tf.float32))
+    t_err, r_err = ddvo_cases.pose_errors(pose.numpy().astype(np.float64), true)
+    assert np.all(t_err < 0.02) and np.all(r_err < 0.1), (t_err, r_err)
+    assert np.all(info["iterations"].numpy() <= 10 * HYBRID_DDVO_LEVELS)
+
+
+def test_converged_elements_stop_early_and_report_their_fixed_point(street_pair):
+    # Started at the truth, an element converges within a few iterations of each level while a
+    # far one in the same batch keeps iterating; the reported fixed-point residual is tiny.
+    ref, src, inv_depth, intrinsics = street_pair.batch([0, 1])
+    true = np.asarray(street_pair.true_poses[:2])
+    start = np.stack([true[0], np.zeros(6)]).astype(np.float32)
+    layer = DirectVisualOdometry(num_levels=3, num_iterations=10)
+    pose, info = layer.solve(ref, src, inv_depth, intrinsics, tf.constant(start))
+    iterations = info["iterations"].numpy()
+    assert iterations[0] < iterations[1] and iterations[0] <= 15, iterations
+    assert np.all(info["fixed_point_residual"].numpy() < 0.05), info["fixed_point_residual"]
+    assert np.all(info["update_size"].numpy() >= 0)
+    t_err, _ = ddvo_cases_errors(pose, true)
+    assert np.all(t_err < 0.03), t_err
+
+
+def ddvo_cases_errors(pose, true):
+    from bench import ddvo_cases
+    return ddvo_cases.pose_errors(pose.numpy().astype(np.float64), true)

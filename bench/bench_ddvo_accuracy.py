@@ -1,0 +1,98 @@
+"""DDVO accuracy on poses with known answers: the robust objectives against the paper's L2.
+
+    python -m bench.bench_ddvo_accuracy [--robust=none,huber,student_t] [--pairs=12]
+                                        [--hybrid_levels=1,2,3] [--output=...]
+
+Three blocks of rows (cases in :mod:`bench.ddvo_cases`):
+
+* ``street``: rendered 128x416 street pairs with exact depth, a near parked car in each (occlusion
+  edges), solved from the identity over 5 levels, 10 iterations each (the ``ddvo`` mode's setting).
+* ``motorcycle``: the Middlebury 2014 pair (real photographs, ground-truth disparity) at 736x496 and
+  184x124, 5 levels from the identity.
+* ``hybrid``: the same street pairs from a Pose-CNN-like start (rotation 0.5 deg off, translation
+  x1.3 + 5 cm) with 1, 2 or 3 pyramid levels, 10 iterations per level (``hybrid``'s refinement).
+
+Translation error is ``|t - t*| / |t*|``; rotation error the angle of ``R R*^T`` in degrees.
+The authors' DirectVO (PyTorch) on the same inputs, measured once for issue 14, is printed beside.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import tensorflow as tf
+from absl import app, flags
+
+from bench import ddvo_cases
+from bench.common import machine_info, print_table, write_json
+from ddvo_tf.ddvo import DirectVisualOdometry
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list("robust", ["none", "huber", "student_t"], "robust objectives to compare")
+flags.DEFINE_integer("pairs", 12, "rendered street pairs")
+flags.DEFINE_integer("iterations", 10, "iterations per pyramid level")
+flags.DEFINE_list("hybrid_levels", ["1", "2", "3"], "pyramid levels of the hybrid refinement")
+flags.DEFINE_string("output", "bench/results/ddvo_accuracy.json", "JSON output path")
+
+# The authors' DirectVO on the same inputs (issue 14's table): median / worst translation error,
+# worst rotation error in degrees.
+AUTHORS = {"street": (0.0045, 0.0431, 0.060), "motorcycle_736x496": (0.0109, 0.0109, 0.017),
+           "motorcycle_184x124": (0.0217, 0.0217, 0.076)}
+
+
+def solve(cases, robust, levels, iterations, init=None):
+    ref, src, inv_depth, intrinsics, _ = ddvo_cases.stack(cases)
+    layer = DirectVisualOdometry(num_levels=levels, num_iterations=iterations, robust=robust)
+    init = None if init is None else tf.constant(init, tf.float32)
+    pose, info = layer.solve(tf.constant(ref), tf.constant(src), tf.constant(inv_depth),
+                             tf.constant(intrinsics), init)
+    return pose.numpy().astype(np.float64), {k: v.numpy() for k, v in info.items()}
+
+
+def row(block, case, robust, levels, estimated, true, info):
+    t_err, r_err = ddvo_cases.pose_errors(estimated, true)
+    out = {"block": block, "case": case, "robust": robust, "levels": levels,
+           "t_err_median_%": 100 * float(np.median(t_err)), "t_err_worst_%": 100 * float(t_err.max()),
+           "rot_err_median_deg": float(np.median(r_err)), "rot_err_worst_deg": float(r_err.max()),
+           "iterations_mean": float(np.mean(info["iterations"])), "t_err_all_%": (100 * t_err).round(3).tolist()}
+    print({k: v for k, v in out.items() if k != "t_err_all_%"}, flush=True)
+    return out
+
+
+def main(argv):
+    del argv
+    rows = []
+    street = ddvo_cases.street_pairs(count=FLAGS.pairs)
+    true = np.stack([c.pose for c in street])
+    starts = ddvo_cases.perturb(true)
+    start_t, start_r = ddvo_cases.pose_errors(starts, true)
+    print(f"hybrid starts: translation error median {100 * np.median(start_t):.1f} %, "
+          f"rotation {np.median(start_r):.2f} deg")
+    motorcycles = [ddvo_cases.motorcycle(1), ddvo_cases.motorcycle(4)]
+    for robust in FLAGS.robust:
+        pose, info = solve(street, robust, 5, FLAGS.iterations)
+        rows.append(row("street", "street", robust, 5, pose, true, info))
+        for case in motorcycles:
+            pose, info = solve([case], robust, 5, FLAGS.iterations)
+            rows.append(row("motorcycle", case.name, robust, 5, pose, case.pose[None], info))
+        for levels in map(int, FLAGS.hybrid_levels):
+            pose, info = solve(street, robust, levels, FLAGS.iterations, init=starts)
+            rows.append(row("hybrid", "street_perturbed", robust, levels, pose, true, info))
+    columns = ["block", "case", "robust", "levels", "t_err_median_%", "t_err_worst_%",
+               "rot_err_median_deg", "rot_err_worst_deg", "iterations_mean"]
+    print()
+    print_table(rows, columns)
+    print("\nauthors' DirectVO (issue 14): " + ", ".join(
+        f"{k}: t median {100 * v[0]:.2f} % / worst {100 * v[1]:.2f} %, rot worst {v[2]:.3f} deg"
+        for k, v in AUTHORS.items()))
+    write_json(FLAGS.output, {"benchmark": "ddvo_accuracy", "machine": machine_info(),
+                              "settings": {"pairs": FLAGS.pairs, "iterations": FLAGS.iterations,
+                                           "hybrid_start": {"rotation_deg": 0.5, "translation_scale": 1.3,
+                                                            "translation_offset": 0.05}},
+                              "authors_directvo": AUTHORS, "rows": rows})
+
+
+if __name__ == "__main__":
+    app.run(main)
