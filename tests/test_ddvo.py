@@ -374,10 +374,6 @@ def test_converged_elements_stop_early_and_report_their_fixed_point(street_pair)
     assert iterations[0] < iterations[1] and iterations[0] <= 15, iterations
     assert np.all(info["fixed_point_residual"].numpy() < 0.05), info["fixed_point_residual"]
     assert np.all(info["update_size"].numpy() >= 0)
-    t_err, _ = ddvo_cases_errors(pose, true)
-    assert np.all(t_err < 0.03), t_err
-
-
-def ddvo_cases_errors(pose, true):
     from bench import ddvo_cases
-    return ddvo_cases.pose_errors(pose.numpy().astype(np.float64), true)
+    t_err, _ = ddvo_cases.pose_errors(pose.numpy().astype(np.float64), true)
+    assert np.all(t_err < 0.03), t_err
