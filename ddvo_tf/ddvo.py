@@ -486,17 +486,20 @@ def implicit_vjp(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.T
         return (tf.matmul(rotation0, geometry.so3_exp(eps[:, 3:])),
                 translation0 + tf.linalg.matvec(rotation0, eps[:, :3]))
 
-    with tf.GradientTape() as pose_tape:   # P: small tensors only, kept apart from the image work
+    # Both 6x6 Jacobians are built by 6 reverse passes (experimental_use_pfor=False): TensorFlow's
+    # vectorisation (pfor) of so3_exp's batched 3x3 matmul gradient corrupts the heap on CPU
+    # outside XLA (BUILD_NOTES.md, "Known TensorFlow problems").  Under XLA it is as fast.
+    with tf.GradientTape(persistent=True) as pose_tape:   # P: small tensors, apart from the image work
         pose_tape.watch(eps)
         rotation, translation = perturbed(eps)
         moved = tf.concat([translation, geometry.so3_log(rotation)], axis=-1)
-    p_matrix = pose_tape.batch_jacobian(moved, eps)                  # [B, 6, 6]
+    p_matrix = pose_tape.batch_jacobian(moved, eps, experimental_use_pfor=False)  # [B, 6, 6]
     with tf.GradientTape(persistent=True) as tape:
         tape.watch([eps, ref_inv_depth])
         level = _Level(ref_image, src_image, ref_inv_depth, intrinsics, weight_hessian, robust, photometric)
         evaluation = level.evaluate(*perturbed(eps))
         step = level.step(evaluation, level.scale(evaluation), damping)
-    a_matrix = tape.batch_jacobian(step, eps)                        # [B, 6, 6]
+    a_matrix = tape.batch_jacobian(step, eps, experimental_use_pfor=False)  # [B, 6, 6]
     rhs = tf.linalg.matvec(a_matrix, tf.linalg.matvec(p_matrix, upstream, transpose_a=True))
     normal = tf.matmul(a_matrix, a_matrix, transpose_b=True) + regularization * tf.eye(6, dtype=dtype)
     w = tf.linalg.solve(normal, rhs[..., None])[..., 0]
