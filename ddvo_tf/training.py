@@ -23,6 +23,7 @@ hold hundreds of megabytes of clips).
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import shutil
@@ -61,6 +62,52 @@ def resolve_checkpoint(path: str) -> str:
         return path
     raise TrainingError(f"{path}: no checkpoint found (expected a training run's model_dir, its "
                         "checkpoints/ folder, or a checkpoint prefix)")
+
+
+# Fields that shape the networks: a run cannot be resumed, or initialised from, one that differs here.
+NETWORK_FIELDS = ("width_multiplier",)
+
+
+def _saved_config(run_dir: str | None) -> dict | None:
+    """The ``config.json`` of a run folder as a dict (None when there is none)."""
+    path = os.path.join(run_dir, "config.json") if run_dir else None
+    if not path or not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except (OSError, ValueError) as error:
+        raise TrainingError(f"{path} is damaged ({error}); restore it from the run's TensorBoard "
+                            "hparams or a backup, or choose a new --model_dir") from None
+
+
+def _run_dir_of(checkpoint_prefix: str) -> str | None:
+    """``RUN`` for a prefix ``RUN/checkpoints/ckpt-N``, else None."""
+    folder = os.path.dirname(checkpoint_prefix)
+    return os.path.dirname(folder) if os.path.basename(folder) == "checkpoints" else None
+
+
+def check_same_networks(saved: dict | None, config: TrainConfig, what: str, same_mode: bool = False) -> None:
+    """Refuse, naming the flag, a checkpoint whose networks were built with other flags."""
+    if saved is None:
+        return
+    fields = NETWORK_FIELDS + (("mode",) if same_mode else ())
+    changed = [f"--{name}={saved.get(name)} there, {getattr(config, name)} here"
+               for name in fields if name in saved and saved[name] != getattr(config, name)]
+    if changed:
+        raise TrainingError(f"{what} was trained with other networks ({'; '.join(changed)}): use the same "
+                            "flags, or a new --model_dir")
+
+
+def _restore(checkpoint: tf.train.Checkpoint, path: str, what: str, partial: bool = False, hint: str = "") -> None:
+    try:
+        status = checkpoint.restore(path)
+        if partial:
+            status.expect_partial()
+        status.assert_existing_objects_matched()
+    except (AssertionError, ValueError, tf.errors.OpError) as error:
+        first = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
+        raise TrainingError(f"{path} ({what}) does not fit this run's networks: {first} {hint}".rstrip()) from None
 
 
 def total_steps(config: TrainConfig, num_clips: int) -> int:
@@ -148,11 +195,16 @@ def train(config: TrainConfig, log=print, strategy: tf.distribute.Strategy | Non
         log(f"hybrid: no --init_checkpoint, so first the posecnn stage in {stage.model_dir}")
         train(stage, log, strategy)
         config = dataclasses.replace(config, init_checkpoint=stage.model_dir)
-    os.makedirs(config.model_dir, exist_ok=True)
-    if chief:
-        _write_text(os.path.join(config.model_dir, "config.json"), config.to_json())
     manifest = data.load_manifest(config.data_dir)
     steps = total_steps(config, manifest["counts"]["train"])
+    checkpoints = os.path.join(config.model_dir, "checkpoints")
+    latest = tf.train.latest_checkpoint(checkpoints)
+    if latest:
+        check_same_networks(_saved_config(config.model_dir), config, f"{config.model_dir} (being resumed)",
+                            same_mode=True)
+    elif config.init_checkpoint:
+        source = resolve_checkpoint(config.init_checkpoint)
+        check_same_networks(_saved_config(_run_dir_of(source)), config, f"--init_checkpoint={config.init_checkpoint}")
 
     learner, optimizer = build_learner(config, strategy)
     with strategy.scope():
@@ -161,26 +213,28 @@ def train(config: TrainConfig, log=print, strategy: tf.distribute.Strategy | Non
     if learner.pose_net is not None:
         objects["pose_net"] = learner.pose_net
     checkpoint = tf.train.Checkpoint(**objects)
-    checkpoints = os.path.join(config.model_dir, "checkpoints")
     # Every worker takes part in a save; only the chief's copy is kept.
     scratch = None if chief else os.path.join(config.model_dir, ".workers", distribute.worker_id(strategy))
-    manager = tf.train.CheckpointManager(checkpoint, scratch or checkpoints, max_to_keep=3)
-    latest = tf.train.latest_checkpoint(checkpoints)
     if latest:
-        checkpoint.restore(latest).assert_existing_objects_matched()
-        log(f"resuming {config.mode} from {latest} (step {int(step.numpy())} of {steps})")
+        _restore(checkpoint, latest, f"{config.model_dir} (being resumed)")
+        # The checkpoint holds the optimizer's learning rate; the command line's wins, so a run
+        # stopped by a diverging loss can be resumed with a lower --learning_rate.
+        restored_rate = float(optimizer.learning_rate.numpy())
+        optimizer.learning_rate = config.learning_rate
+        rate_note = ("" if math.isclose(restored_rate, config.learning_rate, rel_tol=1e-6)
+                     else f", learning rate {restored_rate:g} -> {config.learning_rate:g}")
+        log(f"resuming {config.mode} from {latest} (step {int(step.numpy())} of {steps}{rate_note})")
     elif config.init_checkpoint:
-        source = resolve_checkpoint(config.init_checkpoint)
         networks = {k: v for k, v in objects.items() if k in ("depth_net", "pose_net")}
-        status = tf.train.Checkpoint(**networks).restore(source)
-        status.expect_partial()
-        try:
-            status.assert_existing_objects_matched()
-        except AssertionError:
-            raise TrainingError(f"{source} does not hold the {' and '.join(networks)} this {config.mode} run "
-                                "needs (hybrid starts from a posecnn run; was it a ddvo run, or another "
-                                "--width_multiplier?)") from None
+        _restore(tf.train.Checkpoint(**networks), source, f"--init_checkpoint={config.init_checkpoint}",
+                 partial=True, hint="(hybrid starts from a posecnn run; was it a ddvo run, or another "
+                                     "--width_multiplier?)")
         log(f"initialised {', '.join(networks)} from {source}")
+    # Written only once the inputs have been checked: a failed command leaves an existing run as it was.
+    os.makedirs(config.model_dir, exist_ok=True)
+    if chief:
+        _write_text(os.path.join(config.model_dir, "config.json"), config.to_json())
+    manager = tf.train.CheckpointManager(checkpoint, scratch or checkpoints, max_to_keep=3)
     start = int(step.numpy())
     if start >= steps:
         log(f"{config.model_dir}: already trained for {start} steps")
@@ -230,10 +284,11 @@ def _run_steps(config, learner, step, steps, manager, log, strategy, chief) -> N
             current = int(step.numpy()) + 1
             if not math.isfinite(loss):
                 terms = ", ".join(f"{k}={v:.4g}" for k, v in _scalars(result).items())
+                kept = _drop_unverified_checkpoint(manager, current)
                 raise TrainingError(
-                    f"step {current}: the loss is {loss} ({terms}). Nothing after the last good checkpoint "
-                    f"({manager.latest_checkpoint or 'none yet'}) was saved. Lower --learning_rate, "
-                    "or keep --normalize on (the baseline mode is expected to diverge, Section 5.1)")
+                    f"step {current}: the loss is {loss} ({terms}). {kept} Resume with a lower "
+                    "--learning_rate (the command line's rate replaces the checkpoint's), or keep "
+                    "--normalize on (the baseline mode is expected to diverge, Section 5.1)")
             step.assign(current)
             bar.update(1)
             warning = collapse_warning(result, current, steps)
@@ -256,6 +311,29 @@ def _run_steps(config, learner, step, steps, manager, log, strategy, chief) -> N
     writer.flush()
     if saved_at != int(step.numpy()):
         manager.save(checkpoint_number=int(step.numpy()))
+
+
+def _drop_unverified_checkpoint(manager: tf.train.CheckpointManager, failed_step: int) -> str:
+    """After a non-finite loss at ``failed_step``: remove the checkpoint of the step before, whose
+    weights are the ones that just gave that loss (a loss is computed before its step's update, a
+    checkpoint saved after it), so a resume starts from weights whose loss was finite.  Returns a
+    sentence saying what the run will resume from."""
+    latest = manager.latest_checkpoint
+    if latest and int(latest.rsplit("-", 1)[-1]) == failed_step - 1:
+        for path in tf.io.gfile.glob(latest + ".*"):
+            tf.io.gfile.remove(path)
+        kept = [c for c in manager.checkpoints if c != latest]
+        directory = os.path.dirname(latest)
+        if kept:
+            tf.compat.v1.train.update_checkpoint_state(directory, kept[-1], all_model_checkpoint_paths=kept)
+        elif tf.io.gfile.exists(os.path.join(directory, "checkpoint")):
+            tf.io.gfile.remove(os.path.join(directory, "checkpoint"))
+        removed = f"Removed {latest}: its weights give this loss."
+        latest = kept[-1] if kept else None
+        return (f"{removed} The run resumes from {latest}." if latest
+                else f"{removed} No earlier checkpoint: the run starts again from the beginning.")
+    return (f"Nothing after {latest} was saved; the run resumes from there." if latest
+            else "No checkpoint was saved yet.")
 
 
 def _image_summaries(outputs: dict, step: int, count: int = 2) -> None:

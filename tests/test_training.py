@@ -18,7 +18,7 @@ SMALL = dict(height=32, width=104, width_multiplier=0.25, batch_size=2, summary_
 
 
 def _config(built_clips, model_dir, **kwargs):
-    return TrainConfig(data_dir=built_clips[0], model_dir=str(model_dir), **{**SMALL, **kwargs})
+    return TrainConfig(**{"data_dir": built_clips[0], "model_dir": str(model_dir), **SMALL, **kwargs})
 
 
 def _checkpoint_values(model_dir, prefix):
@@ -107,9 +107,68 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(built_
 
     monkeypatch.setattr(DepthLearner, "compute_gradients", poisoned)
     config = _config(built_clips, tmp_path / "nan", mode="posecnn", steps=8, checkpoint_every=2)
-    with pytest.raises(training.TrainingError, match=r"step 5: the loss is nan .*ckpt-4"):
+    # ckpt-4 holds the weights whose loss (step 5's) was not finite: it goes, ckpt-2 is kept.
+    with pytest.raises(training.TrainingError, match=r"step 5: the loss is nan .*Removed .*ckpt-4.*resumes from .*ckpt-2"):
         training.train(config, log=lambda *a: None)
-    assert tf.train.latest_checkpoint(str(tmp_path / "nan" / "checkpoints")).endswith("ckpt-4")
+    assert tf.train.latest_checkpoint(str(tmp_path / "nan" / "checkpoints")).endswith("ckpt-2")
+    assert not glob.glob(str(tmp_path / "nan" / "checkpoints" / "ckpt-4.*"))
+
+
+def test_a_diverged_run_resumes_with_a_lower_learning_rate(built_clips, tmp_path, monkeypatch):
+    # The issue's case: a checkpoint every step, a learning rate that diverges (here: the loss is
+    # made non-finite from the third step on whenever the rate is above 1).  The guard stops the
+    # run; the same command with a sane --learning_rate then trains to the end.
+    real_gradients = DepthLearner.compute_gradients
+
+    def diverging(self, batch):
+        result, gradients = real_gradients(self, batch)
+        blown = (self.optimizer.learning_rate > 1.0) & (self.optimizer.iterations >= 2)
+        return {**result, "loss": result["loss"] + tf.where(blown, np.inf, 0.0)}, gradients
+
+    monkeypatch.setattr(DepthLearner, "compute_gradients", diverging)
+    model_dir = tmp_path / "diverged"
+    config = _config(built_clips, model_dir, mode="posecnn", steps=6, checkpoint_every=1, learning_rate=1e6)
+    with pytest.raises(training.TrainingError, match=r"step 3: the loss is inf.*Removed .*ckpt-2.*resumes from "
+                                                     r".*ckpt-1.*lower --learning_rate"):
+        training.train(config, log=lambda *a: None)
+    logs = []
+    result = training.train(_config(built_clips, model_dir, mode="posecnn", steps=6, checkpoint_every=1,
+                                    learning_rate=1e-4), log=logs.append)
+    assert result["steps"] == 6
+    assert any("step 1 of 6, learning rate 1e+06 -> 0.0001" in line for line in logs), logs
+    rate = _checkpoint_values(str(model_dir), "optimizer/_learning_rate")
+    assert rate and np.isclose(float(list(rate.values())[0]), 1e-4), rate
+
+
+def test_resume_takes_the_command_lines_learning_rate(posecnn_run, built_clips, tmp_path):
+    import shutil
+    resumed = str(tmp_path / "resumed_lr")
+    shutil.copytree(posecnn_run[0], resumed)
+    logs = []
+    training.train(_config(built_clips, resumed, mode="posecnn", steps=7, learning_rate=5e-5), log=logs.append)
+    assert any("learning rate 0.0001 -> 5e-05" in line for line in logs), logs
+    rate = _checkpoint_values(resumed, "optimizer/_learning_rate")
+    assert np.isclose(float(list(rate.values())[0]), 5e-5), rate
+
+
+def test_a_failed_command_leaves_the_run_and_its_config_alone(posecnn_run, built_clips, tmp_path):
+    import shutil
+    run = str(tmp_path / "kept")
+    shutil.copytree(posecnn_run[0], run)
+    before = open(os.path.join(run, "config.json")).read()
+    with pytest.raises(training.TrainingError, match=r"--width_multiplier=0.25 there, 0.5 here"):
+        training.train(_config(built_clips, run, mode="posecnn", steps=9, width_multiplier=0.5), log=lambda *a: None)
+    with pytest.raises(Exception, match="manifest.json"):
+        training.train(_config(built_clips, run, mode="posecnn", steps=9, data_dir=str(tmp_path)), log=lambda *a: None)
+    assert open(os.path.join(run, "config.json")).read() == before
+
+
+def test_init_checkpoint_of_another_width_is_refused_by_name(posecnn_run, built_clips, tmp_path):
+    config = _config(built_clips, tmp_path / "wide", mode="hybrid", steps=1, width_multiplier=0.5,
+                     init_checkpoint=str(posecnn_run[0]))
+    with pytest.raises(training.TrainingError, match=r"--init_checkpoint=.*--width_multiplier=0.25 there, 0.5 here"):
+        training.train(config, log=lambda *a: None)
+    assert not os.path.exists(tmp_path / "wide" / "config.json")
 
 
 def test_command_line_reports_a_bad_data_dir(tmp_path):
@@ -124,5 +183,5 @@ def test_hybrid_refuses_a_checkpoint_without_a_pose_cnn(built_clips, tmp_path):
     depth_only = tf.train.Checkpoint(depth_net=DepthLearner(_config(built_clips, tmp_path, mode="ddvo")).depth_net)
     prefix = depth_only.save(str(tmp_path / "ddvo_run" / "ckpt"))
     config.init_checkpoint = prefix
-    with pytest.raises(training.TrainingError, match="does not hold the depth_net and pose_net this hybrid run needs"):
+    with pytest.raises(training.TrainingError, match="does not fit this run.s networks.*hybrid starts from a posecnn run"):
         training.train(config, log=lambda *a: None)
