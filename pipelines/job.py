@@ -77,6 +77,31 @@ def load_sequences(config: BuildConfig):
     return sequences, excluded
 
 
+STATIC_SHARE_WARNING = 0.5   # a source with more static frames than this is reported
+
+
+def source_warnings(sources: list[dict]) -> list[str]:
+    """What a user should know about the sources of a finished build: videos that ended before
+    the frame count their container announced, and sources where the camera hardly moved."""
+    warnings = []
+    for source in sources:
+        name = source.get("video") or f"{source['drive']}/{source['camera']}"
+        stride = max(int(source.get("frame_stride", 1)), 1)
+        announced = -(-int(source["num_frames"]) // stride)
+        read = int(source.get("frames_read", announced))
+        if source.get("video") and read < announced:
+            warnings.append(f"{name}: the file announces {source['num_frames']} frames but only "
+                            f"{read * stride} could be decoded; the build used those (a damaged or "
+                            "truncated file? re-encode it, e.g. ffmpeg -i IN -c:v libx264 OUT.mp4)")
+        static = int(source.get("static_frames", 0))
+        if read and static / read > STATIC_SHARE_WARNING:
+            clips = sum(source.get("clips", {}).values())
+            warnings.append(f"{name}: {static} of {read} frames are static (the camera hardly moves; "
+                            f"moving objects alone do not count), {clips} clips kept; the method needs a "
+                            "moving camera")
+    return warnings
+
+
 def build(config: BuildConfig, log=print) -> dict | None:
     """Run (or resume) a build; returns the manifest, or None while other tasks are unfinished."""
     options = ClipOptions(height=config.height, width=config.width, image_format=config.image_format,
@@ -97,6 +122,8 @@ def build(config: BuildConfig, log=print) -> dict | None:
     if manifest is None:
         log("other tasks' shards are not finished yet; the last task to finish writes manifest.json")
     else:
+        for warning in source_warnings(manifest["sources"]):
+            log(f"warning: {warning}")
         log(f"manifest: {manifest['counts']['train']} train / {manifest['counts']['val']} val clips "
             f"from {len(manifest['sources'])} sequences -> {os.path.join(config.output_dir, 'manifest.json')}")
     return manifest

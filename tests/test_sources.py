@@ -121,3 +121,51 @@ def test_video_file_and_folder_of_frames_give_the_same_clips(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="folder holds no images"):
         video.video_sequences(str(tmp_path / "empty"))
+
+
+def _write_avi(path, frames):
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(path, cv2.CAP_OPENCV_MJPEG, cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (width, height))
+    assert writer.isOpened()
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+
+
+def test_static_camera_with_a_moving_object_is_static_and_reported(tmp_path):
+    # A still background and a textured box (a quarter of the frame) sliding 6 px per frame: the
+    # mean flow (1.4-3 px) passes the paper's 1 px test, but the camera does not move.
+    rng = np.random.default_rng(3)
+    background = cv2.GaussianBlur(rng.integers(0, 256, (128, 256, 3)).astype(np.uint8), (5, 5), 0)
+    box = cv2.GaussianBlur(rng.integers(0, 256, (64, 128, 3)).astype(np.uint8), (5, 5), 0)
+    frames = []
+    for i in range(10):
+        frame = background.copy()
+        frame[32:96, 4 + 6 * i:132 + 6 * i] = box
+        frames.append(frame)
+    grey = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames]
+    filter_ = StaticFilter(threshold=1.0)
+    filter_.is_static(grey[0])
+    assert filter_.is_static(grey[1])
+    assert filter_.last_magnitude > 1.0 and filter_.last_median < 0.5   # what the mean alone missed
+    movie = str(tmp_path / "box.avi")
+    _write_avi(movie, frames)
+    logs = []
+    manifest = build.build(build.BuildConfig(dataset="video", input=movie, output_dir=str(tmp_path / "out"),
+                                             height=128, width=256, val_fraction=0.0), log=logs.append)
+    assert manifest["counts"]["train"] == 0
+    assert any("box.avi: 9 of 10 frames are static" in line and "moving camera" in line for line in logs), logs
+
+
+def test_a_video_that_ends_early_is_reported(tmp_path):
+    movie = str(tmp_path / "cut.avi")
+    _write_avi(movie, _moving_frames(40, height=64, width=128, step=4))
+    whole = open(movie, "rb").read()
+    open(movie, "wb").write(whole[: len(whole) // 2])        # the header still announces 40 frames
+    logs = []
+    manifest = build.build(build.BuildConfig(dataset="video", input=movie, output_dir=str(tmp_path / "out"),
+                                             height=32, width=64, val_fraction=0.0), log=logs.append)
+    read = manifest["sources"][0]["frames_read"]
+    assert 5 < read < 40 and manifest["counts"]["train"] == read - 2
+    assert any(f"cut.avi: the file announces 40 frames but only {read} could be decoded" in line
+               for line in logs), logs
