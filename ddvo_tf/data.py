@@ -37,8 +37,14 @@ def load_manifest(data_dir: str) -> dict:
     if not os.path.isfile(path):
         raise DatasetError(f"{path} does not exist: {data_dir} is not a finished build; run "
                            "`python -m pipelines.build ... --output_dir=" + data_dir + "` (it resumes)")
-    with open(path) as handle:
-        manifest = json.load(handle)
+    try:
+        with open(path) as handle:
+            manifest = json.load(handle)
+        if not isinstance(manifest, dict):
+            raise ValueError(f"a JSON {type(manifest).__name__}, not an object")
+    except (OSError, ValueError) as error:
+        raise DatasetError(f"{path} is damaged ({error}); delete it and re-run the build into {data_dir}: "
+                           "it re-checks the shards and writes the manifest again") from None
     if manifest.get("schema_version") != records.SCHEMA_VERSION:
         raise DatasetError(f"{path}: schema version {manifest.get('schema_version')} but this code reads "
                            f"{records.SCHEMA_VERSION}; rebuild the dataset")

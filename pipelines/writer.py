@@ -12,17 +12,25 @@ then recorded in ``.shards/``: a re-run skips recorded shards and redoes any oth
 interrupted build loses at most the shards in flight.  With ``num_tasks > 1`` drives are split
 between tasks (machines) first, and task ``t`` owns shards ``t, t + num_tasks, ...``; every task
 writes into the same (shared) output folder, and the last one to finish writes the manifest.
+
+One build per task and folder: a task holds ``.build-task-<t>.lock`` (an exclusive ``flock``) while
+it writes, so a second build of the same task into the same folder is refused instead of deleting
+the first one's temporary files.  Worker processes watch their parent and exit when it is gone
+(e.g. ``kill -9`` of the build), so no orphan keeps writing a shard.
 """
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
+import fcntl
 import glob
 import json
 import multiprocessing
 import os
 import queue
 import sys
+import threading
 import time
 
 import tensorflow as tf
@@ -93,16 +101,20 @@ def write_json_atomic(path: str, data: dict) -> None:
 
 
 def shard_done(output_dir: str, index: int, num_shards: int) -> dict | None:
-    """The shard's record if it and its files are complete, else None."""
+    """The shard's record if it and its files are complete, else None (also for a damaged record:
+    the shard is then written again)."""
     path = _record_path(output_dir, index, num_shards)
     if not os.path.isfile(path):
         return None
-    with open(path) as handle:
-        record = json.load(handle)
-    for split in SPLITS:
-        file = os.path.join(output_dir, record["files"][split]["file"])
-        if not os.path.isfile(file) or os.path.getsize(file) != record["files"][split]["bytes"]:
-            return None
+    try:
+        with open(path) as handle:
+            record = json.load(handle)
+        files = [(os.path.join(output_dir, record["files"][split]["file"]), record["files"][split]["bytes"])
+                 for split in SPLITS]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if any(not os.path.isfile(file) or os.path.getsize(file) != size for file, size in files):
+        return None
     return record
 
 
@@ -147,16 +159,16 @@ def write_shard(output_dir: str, index: int, num_shards: int, sequences: list[Fr
     return record
 
 
-def _shard_job(output_dir, index, num_shards, sequences, options, static_list, progress):
-    return write_shard(output_dir, index, num_shards, sequences, options, static_list, progress)
-
-
 def check_build_config(output_dir: str, config: dict) -> None:
     """Record the content-defining arguments; refuse to resume into a different build."""
     path = os.path.join(output_dir, "build_config.json")
     if os.path.isfile(path):
-        with open(path) as handle:
-            previous = json.load(handle)
+        try:
+            with open(path) as handle:
+                previous = json.load(handle)
+        except (OSError, ValueError) as error:
+            raise DataError(f"{path} is damaged ({error}); delete it (the build re-creates it if the "
+                            "other files are from the same command) or use a new --output_dir") from None
         if previous != config:
             changed = sorted(k for k in set(previous) | set(config) if previous.get(k) != config.get(k))
             raise DataError(f"{output_dir} holds a build made with other arguments ({', '.join(changed)} "
@@ -170,6 +182,33 @@ def run_build(plan: BuildPlan, output_dir: str, options: ClipOptions, config: di
               log=print) -> dict | None:
     """Write this task's missing shards; write and return the manifest once all shards exist."""
     os.makedirs(os.path.join(output_dir, SHARD_RECORDS), exist_ok=True)
+    with _task_lock(output_dir, task_index):
+        return _run_locked(plan, output_dir, options, config, static_list, workers, task_index, log)
+
+
+@contextlib.contextmanager
+def _task_lock(output_dir: str, task_index: int):
+    """Hold this task's build lock of ``output_dir``; refuse when another live build holds it."""
+    path = os.path.join(output_dir, f".build-task-{task_index}.lock")
+    handle = open(path, "a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip() or "another process"
+            raise DataError(f"{output_dir}: another build (pid {owner}) is writing task {task_index} into this "
+                            "folder; wait for it to finish, or pass another --output_dir") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()       # releases the lock (also when the process dies)
+
+
+def _run_locked(plan, output_dir, options, config, static_list, workers, task_index, log) -> dict | None:
     check_build_config(output_dir, config)
     n = plan.num_shards
     mine = plan.shards_of_task(task_index)
@@ -197,28 +236,48 @@ def run_build(plan: BuildPlan, output_dir: str, options: ClipOptions, config: di
     return write_manifest(plan, output_dir, options, config)
 
 
+_progress_queue = None
+
+
+def _init_worker(progress, parent_pid: int) -> None:
+    """In each worker: keep the progress queue, and exit as soon as the build process is gone."""
+    global _progress_queue
+    _progress_queue = progress
+
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _shard_job_in_worker(output_dir, index, num_shards, sequences, options, static_list):
+    return write_shard(output_dir, index, num_shards, sequences, options, static_list, _progress_queue)
+
+
 def _run_parallel(plan, todo, output_dir, options, static_list, workers, bar) -> int:
     context = multiprocessing.get_context("spawn")   # fork after TensorFlow started is unsafe
     clips = 0
-    with context.Manager() as manager:
-        progress = manager.Queue()
-        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-            futures = {pool.submit(_shard_job, output_dir, i, plan.num_shards, plan.shards[i],
-                                   options, static_list, progress): i for i in todo}
-            pending = set(futures)
-            try:
-                while pending:
-                    done, pending = concurrent.futures.wait(pending, timeout=0.3)
-                    _drain(progress, bar)
-                    for future in done:
-                        record = future.result()          # re-raises a worker's DataError
-                        clips += sum(f["clips"] for f in record["files"].values())
-                        bar.set_postfix(clips=clips)
-            except BaseException:
-                for future in pending:
-                    future.cancel()
-                raise
-            _drain(progress, bar)
+    # A plain queue inherited by the workers (no Manager process, which would outlive a killed build).
+    progress = context.Queue()
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                                                initargs=(progress, os.getpid())) as pool:
+        futures = {pool.submit(_shard_job_in_worker, output_dir, i, plan.num_shards, plan.shards[i],
+                               options, static_list): i for i in todo}
+        pending = set(futures)
+        try:
+            while pending:
+                done, pending = concurrent.futures.wait(pending, timeout=0.3)
+                _drain(progress, bar)
+                for future in done:
+                    record = future.result()          # re-raises a worker's DataError
+                    clips += sum(f["clips"] for f in record["files"].values())
+                    bar.set_postfix(clips=clips)
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+        _drain(progress, bar)
     return clips
 
 

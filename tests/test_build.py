@@ -175,3 +175,96 @@ def test_command_line_reports_bad_input_without_traceback(tmp_path):
     assert result.returncode == 2
     assert "error:" in result.stderr and "nowhere: KITTI raw folder does not exist" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_second_build_into_the_same_folder_is_refused_and_harms_nothing(synthetic_kitti, tmp_path):
+    import fcntl
+    root, _ = synthetic_kitti
+    output = tmp_path / "out"
+    output.mkdir()
+    live_tmp = output / "train-00000-of-00002.tfrecord.tmp-424242"     # the live build's file
+    live_tmp.write_bytes(b"partial")
+    with open(output / ".build-task-0.lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)                  # a live build holds task 0
+        lock.write("424242\n")
+        lock.flush()
+        with pytest.raises(DataError, match=r"another build \(pid 424242\) is writing task 0 into this folder"):
+            build.build(build.BuildConfig(dataset="kitti_raw", input=root, output_dir=str(output),
+                                          height=48, width=156, num_shards=2), **QUIET)
+        assert live_tmp.read_bytes() == b"partial"
+    # Once it is gone, a build takes over and cleans up what it left.
+    manifest = build.build(build.BuildConfig(dataset="kitti_raw", input=root, output_dir=str(output),
+                                             height=48, width=156, num_shards=2), **QUIET)
+    assert manifest["counts"]["train"] > 0 and not live_tmp.exists()
+
+
+def _descendants(pid):
+    children = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if parent == pid:
+                children.add(int(entry))
+    return children | {d for c in children for d in _descendants(c)}
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_killing_a_build_kills_its_workers(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    # Two videos long enough that both workers are still writing their shard when the build dies.
+    rng = np.random.default_rng(0)
+    texture = cv2.GaussianBlur(rng.integers(0, 256, (256, 832 + 3 * 300, 3)).astype(np.uint8), (5, 5), 0)
+    (tmp_path / "videos").mkdir()
+    for name in ("a", "b"):
+        writer_ = cv2.VideoWriter(str(tmp_path / "videos" / f"{name}.avi"), cv2.CAP_OPENCV_MJPEG,
+                                  cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (832, 256))
+        for i in range(300):
+            writer_.write(texture[:, 3 * i:3 * i + 832])
+        writer_.release()
+    output = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-m", "pipelines.build", "--dataset=video",
+                                f"--input={tmp_path / 'videos'}", f"--output_dir={output}", "--height=128",
+                                "--width=416", "--workers=2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 180
+        while not list(output.glob("*.tmp-*")) and time.time() < deadline and process.poll() is None:
+            time.sleep(0.02)
+        workers = _descendants(process.pid)
+        assert list(output.glob("*.tmp-*")) and process.poll() is None, "no shard was in flight"
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        deadline = time.time() + 30
+        while time.time() < deadline and any(_alive(w) for w in workers):
+            time.sleep(0.2)
+        assert not [w for w in workers if _alive(w)], "workers outlived the killed build"
+        assert not (output / "manifest.json").exists()
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_damaged_manifest_and_shard_record_are_named_or_rewritten(built_clips, tmp_path):
+    output_dir = str(tmp_path / "copy")
+    shutil.copytree(built_clips[0], output_dir)
+    with open(os.path.join(output_dir, "manifest.json"), "w") as handle:
+        handle.write("")
+    with pytest.raises(data.DatasetError, match=r"manifest.json is damaged .*delete it and re-run the build"):
+        data.load_manifest(output_dir)
+    record = sorted(os.listdir(os.path.join(output_dir, writer.SHARD_RECORDS)))[0]
+    with open(os.path.join(output_dir, writer.SHARD_RECORDS, record), "w") as handle:
+        handle.write("{not json")
+    assert writer.shard_done(output_dir, 0, int(record.split("-of-")[1].split(".")[0])) is None
