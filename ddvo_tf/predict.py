@@ -40,7 +40,13 @@ def load_model(path: str):
     candidates = [path, os.path.join(path, "saved_model")]
     for candidate in candidates:
         if os.path.isfile(os.path.join(candidate, "saved_model.pb")):
-            return tf.saved_model.load(candidate).signatures["serving_default"]
+            try:
+                return tf.saved_model.load(candidate).signatures["serving_default"]
+            except (OSError, ValueError, KeyError, tf.errors.OpError) as error:
+                first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+                raise PredictError(f"{candidate}: the SavedModel cannot be loaded ({first}); its variables/ "
+                                   "folder may be missing or incomplete: export it again with "
+                                   "`python -m ddvo_tf.export --model_dir=RUN`") from None
     raise PredictError(f"{path}: no saved_model.pb here or in {path}/saved_model; export one with "
                        "`python -m ddvo_tf.export --model_dir=RUN`")
 
@@ -78,22 +84,35 @@ def _infer(serve, images: list[np.ndarray]) -> np.ndarray:
     return serve(images=tf.constant(stacked))["inverse_depth"].numpy()[..., 0]
 
 
+def _write_outputs(path: str, image: np.ndarray, inv_depth: np.ndarray, output_dir: str, side_by_side: bool,
+                   save_npy: bool) -> None:
+    name = os.path.splitext(os.path.basename(path))[0]
+    colour = viz.colorize_inverse_depth(inv_depth)
+    viz.write_png(os.path.join(output_dir, f"{name}_depth.png"), colour)
+    if side_by_side:
+        viz.write_png(os.path.join(output_dir, f"{name}_pair.png"), viz.side_by_side(image, colour))
+    if save_npy:
+        np.save(os.path.join(output_dir, f"{name}_depth.npy"), (1.0 / inv_depth).astype(np.float32))
+
+
 def predict_images(serve, paths: list[str], output_dir: str, batch_size: int = 8, side_by_side: bool = True,
                    save_npy: bool = False) -> Summary:
     summary = Summary()
     start = time.perf_counter()
     with tqdm.tqdm(total=len(paths), unit="image", file=sys.stdout) as bar:
         for batch in _batches(paths, batch_size, summary):
-            inverse_depths = _infer(serve, [image for _, image in batch])
+            try:
+                inverse_depths = _infer(serve, [image for _, image in batch])
+            except (tf.errors.OpError, ValueError) as error:
+                reason = f"the model failed on this {batch[0][1].shape[1]}x{batch[0][1].shape[0]} image ({error})"
+                summary.failed.extend((path, reason[:300]) for path, _ in batch)
+                continue
             for (path, image), inv_depth in zip(batch, inverse_depths):
-                name = os.path.splitext(os.path.basename(path))[0]
-                colour = viz.colorize_inverse_depth(inv_depth)
-                viz.write_png(os.path.join(output_dir, f"{name}_depth.png"), colour)
-                if side_by_side:
-                    viz.write_png(os.path.join(output_dir, f"{name}_pair.png"), viz.side_by_side(image, colour))
-                if save_npy:
-                    np.save(os.path.join(output_dir, f"{name}_depth.npy"), (1.0 / inv_depth).astype(np.float32))
-                summary.written += 1
+                try:
+                    _write_outputs(path, image, inv_depth, output_dir, side_by_side, save_npy)
+                    summary.written += 1
+                except (OSError, ValueError, cv2.error) as error:
+                    summary.failed.append((path, f"could not write its outputs ({error})"[:300]))
             bar.update(len(batch))
         bar.update(len(summary.failed))
     summary.seconds = time.perf_counter() - start
@@ -186,13 +205,17 @@ def main(argv):
         print(f"error: {error}", file=sys.stderr)
         return 2
     rate = summary.written / summary.seconds if summary.seconds else 0.0
-    print(f"wrote depth for {summary.written} images to {FLAGS.output_dir} ({rate:.1f} images/s)")
+    noun = "image" if summary.written == 1 else "images"
+    print(f"wrote depth for {summary.written} {noun} to {FLAGS.output_dir} ({rate:.1f} images/s)")
     for path, reason in summary.failed:
         print(f"skipped {path}: {reason}", file=sys.stderr)
+    if not summary.written:
+        print("error: nothing in the input could be used", file=sys.stderr)
+        return 2
     if summary.failed:
         print(f"{len(summary.failed)} of {summary.written + len(summary.failed)} inputs failed", file=sys.stderr)
         return 1
-    return 0 if summary.written else 2
+    return 0
 
 
 if __name__ == "__main__":

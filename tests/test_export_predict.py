@@ -156,3 +156,38 @@ def test_make3d_with_a_savedmodel_feeds_the_network_the_central_crop(fake_run, e
         assert with_full["results"][metric] == pytest.approx(full_file["results"][metric], rel=1e-5)
         assert with_model["results"][metric] == pytest.approx(with_file["results"][metric], rel=1e-5)
         assert with_checkpoint["results"][metric] == pytest.approx(with_file["results"][metric], rel=1e-4)
+
+
+def test_tiny_and_one_pixel_wide_images_keep_their_shape(exported, tmp_path):
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    shapes = {"one": (1, 1), "column": (100, 1), "row": (1, 100), "small": (7, 5)}
+    for name, (height, width) in shapes.items():
+        cv2.imwrite(str(folder / f"{name}.png"), rng.integers(0, 255, (height, width, 3), np.uint8))
+    summary = predict.run(exported, str(folder), str(tmp_path / "out"), save_npy=True)
+    assert summary.written == 4 and not summary.failed, summary.failed
+    for name, shape in shapes.items():
+        assert np.load(str(tmp_path / "out" / f"{name}_depth.npy")).shape == shape
+        assert cv2.imread(str(tmp_path / "out" / f"{name}_depth.png")).shape[:2] == shape
+
+
+def test_broken_savedmodel_and_unusable_input_exit_2_with_a_message(exported, tmp_path):
+    import shutil
+    broken = str(tmp_path / "broken")
+    shutil.copytree(exported, broken)
+    for name in os.listdir(os.path.join(broken, "variables")):
+        os.remove(os.path.join(broken, "variables", name))
+    folder = tmp_path / "in"
+    _images(str(folder))
+    with pytest.raises(predict.PredictError, match="cannot be loaded.*export it again"):
+        predict.run(broken, str(folder), str(tmp_path / "o"))
+    result = subprocess.run([sys.executable, "-m", "ddvo_tf.predict", f"--model={broken}", f"--input={folder}",
+                             f"--output_dir={tmp_path}/o"], capture_output=True, text=True)
+    assert result.returncode == 2 and "export it again" in result.stderr and "Traceback" not in result.stderr
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "a.png").write_bytes(b"not a png")
+    result = subprocess.run([sys.executable, "-m", "ddvo_tf.predict", f"--model={exported}", f"--input={junk}",
+                             f"--output_dir={tmp_path}/o2"], capture_output=True, text=True)
+    assert result.returncode == 2 and "nothing in the input could be used" in result.stderr
