@@ -17,8 +17,10 @@ a depth cap (the paper) and with the 80 m cap (most later work).
 Predictions come from a SavedModel (``ddvo_tf.export``; a training run's folder works too, through
 its latest checkpoint when it has no SavedModel yet), fed the
 full-size test image, or from ``--predictions=FILE.npy`` ``[N, h, w]`` (``--prediction_kind``
-inverse_depth or depth) in test-list order.  Ground truth is ``pipelines.export_gt_depth``'s
-``.npz``.  The report (``eigen.json`` and ``eigen.md``) holds the numbers printed, the protocol
+inverse_depth, disparity -- monodepth2's, the same thing up to scale -- or depth) in test-list order.
+Ground truth is ``pipelines.export_gt_depth``'s ``.npz`` or monodepth2's ``gt_depths.npz``
+(:func:`load_ground_truth`; the latter lists no images, so ``--model`` then needs ``--test_files``).
+The report (``eigen.json`` and ``eigen.md``) holds the numbers printed, the protocol
 options, the image count and the paper's Table 1 rows.
 """
 from __future__ import annotations
@@ -28,7 +30,9 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import json
+import pickle
 import sys
+import zipfile
 
 import cv2
 import numpy as np
@@ -51,14 +55,56 @@ class EvaluationError(Exception):
     """Inputs that do not fit together: the message names the file and the fix."""
 
 
-def load_ground_truth(path: str) -> tuple[list[str], list[np.ndarray]]:
+GROUND_TRUTH_FORMATS = ("pipelines.export_gt_depth's .npz (files + depth_NNNN arrays), or monodepth2's "
+                        "splits/eigen/gt_depths.npz (one object array under 'data')")
+
+
+def load_ground_truth(path: str) -> tuple[list[str] | None, list[np.ndarray]]:
+    """``(test lines or None, depth maps)`` from a ground-truth ``.npz`` of either format of
+    :data:`GROUND_TRUTH_FORMATS`; monodepth2's file has no test list (``None``).  Anything else
+    is an :class:`EvaluationError` naming the file and the formats read."""
     if not os.path.isfile(path):
         raise EvaluationError(f"{path}: ground truth does not exist; make it with "
                               "`python -m pipelines.export_gt_depth --raw_dir=... --test_files=... --output=...`")
-    with np.load(path) as archive:
-        files = [str(f) for f in archive["files"]]
-        depths = [archive[f"depth_{i:04d}"] for i in range(len(files))]
-    return files, depths
+    bad = f"{path} is not a ground-truth file: expected {GROUND_TRUTH_FORMATS}"
+    with open(path, "rb") as handle:
+        magic = handle.read(6)
+    if magic[:4] != b"PK\x03\x04":         # an .npz is a zip; nothing else is opened (or unpickled)
+        kind = "an .npy array" if magic == b"\x93NUMPY" else "empty" if not magic else "not a zip archive"
+        raise EvaluationError(f"{bad}, but it is {kind}")
+    try:
+        # monodepth2 stores its maps as one pickled object array: a format users bring, read as data.
+        archive = np.load(path, allow_pickle=True)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise EvaluationError(f"{bad} ({type(error).__name__}: {str(error)[:120]})") from None
+    try:
+        with archive:
+            if "files" in archive.files:
+                files = [str(f) for f in archive["files"]]
+                depths = [archive[f"depth_{i:04d}"] for i in range(len(files))]
+            elif "data" in archive.files:
+                files = None
+                depths = list(archive["data"])
+            else:
+                raise EvaluationError(f"{bad}; it holds {sorted(archive.files)[:5]}")
+    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError) as error:
+        raise EvaluationError(f"{bad} (damaged: {str(error)[:120]})") from None
+    for index, depth in enumerate(depths):
+        if np.ndim(depth) != 2 or not np.issubdtype(np.asarray(depth).dtype, np.number):
+            raise EvaluationError(f"{path}: ground truth {index} is not a 2-D depth map (shape {np.shape(depth)})")
+    return files, [np.asarray(d, np.float32) for d in depths]
+
+
+def read_test_lines(path: str) -> list[str]:
+    """``DATE/DRIVE FRAME l|r`` lines from an Eigen test list of either format (monodepth2's or
+    SfMLearner's, see :func:`pipelines.kitti_raw.parse_test_files`)."""
+    from pipelines.kitti_raw import parse_test_files    # the CLI may use pipelines; the library never does
+    from pipelines.sequences import DataError
+    try:
+        entries = parse_test_files(path)
+    except DataError as error:
+        raise EvaluationError(str(error)) from None
+    return [f"{drive} {frame:010d} {'l' if camera == 'image_02' else 'r'}" for drive, camera, frame in entries]
 
 
 def _test_image_path(raw_dir: str, line: str) -> str:
@@ -197,7 +243,21 @@ def run_pose(odometry_dir: str, model_dir: str, output_dir: str, sequences=("09"
 def _load_predictions(path: str, count: int, what: str) -> np.ndarray:
     if not os.path.isfile(path):
         raise EvaluationError(f"{path}: predictions file does not exist")
-    values = np.load(path)
+    try:
+        values = np.load(path)
+    except (OSError, ValueError, EOFError) as error:
+        raise EvaluationError(f"{path} is not a predictions .npy ({str(error)[:120]}); save an [N, H, W] float "
+                              "array with numpy.save") from None
+    if not isinstance(values, np.ndarray) or values.ndim not in (3, 4) or not np.issubdtype(values.dtype, np.number):
+        raise EvaluationError(f"{path}: expected an [N, H, W] float array of predictions, got "
+                              f"{getattr(values, 'shape', type(values).__name__)}")
+    if values.ndim == 4:          # [N, 1, H, W] (PyTorch) or [N, H, W, 1]: one channel
+        if values.shape[1] == 1:
+            values = values[:, 0]
+        elif values.shape[-1] == 1:
+            values = values[..., 0]
+        else:
+            raise EvaluationError(f"{path}: expected [N, H, W] (or a single channel), got {values.shape}")
     if len(values) != count:
         raise EvaluationError(f"{path} holds {len(values)} predictions but {what} has {count} test images; "
                               "they must be in the same order and number")
@@ -205,7 +265,8 @@ def _load_predictions(path: str, count: int, what: str) -> np.ndarray:
 
 
 def run_eigen(gt_depths: str, output_dir: str, model: str | None = None, raw_dir: str | None = None,
-              predictions: str | None = None, prediction_kind: str = "inverse_depth", name: str = "ours") -> dict:
+              predictions: str | None = None, prediction_kind: str = "inverse_depth", name: str = "ours",
+              test_files: str | None = None) -> dict:
     lines, truth = load_ground_truth(gt_depths)
     if (model is None) == (predictions is None):
         raise EvaluationError("give exactly one of --model and --predictions")
@@ -215,6 +276,14 @@ def run_eigen(gt_depths: str, output_dir: str, model: str | None = None, raw_dir
     else:
         if raw_dir is None:
             raise EvaluationError("--model needs --raw_dir (to read the test images)")
+        if test_files is not None:
+            lines = read_test_lines(test_files)
+        if lines is None:
+            raise EvaluationError(f"{gt_depths} (monodepth2's format) does not list its test images; pass "
+                                  "--test_files=splits/eigen/test_files.txt, the list it was made from")
+        if len(lines) != len(truth):
+            raise EvaluationError(f"{test_files} lists {len(lines)} images but {gt_depths} holds {len(truth)} "
+                                  "depth maps; pass the test list the ground truth was made from")
         values = predict_inverse_depths(model, raw_dir, lines)
         prediction_kind = "inverse_depth"
         source = {"model": model}
@@ -303,19 +372,24 @@ def define_flags() -> None:
     flags.DEFINE_string("odometry_dir", None, "pose: KITTI odometry root (sequences/, poses/).")
     flags.DEFINE_list("sequences", ["09", "10"], "pose: odometry sequences.")
     flags.DEFINE_string("model_dir", None, "pose: a ddvo_tf.train run (its Pose-CNN and Depth-CNN).")
-    flags.DEFINE_string("gt_depths", None, "Ground truth .npz from pipelines.export_gt_depth.")
+    flags.DEFINE_string("gt_depths", None, "Ground truth .npz: pipelines.export_gt_depth's, or monodepth2's "
+                        "gt_depths.npz (then --model also needs --test_files).")
+    flags.DEFINE_string("test_files", None, "eigen: the test list the ground truth was made from (monodepth2 "
+                        "'DATE/DRIVE FRAME l' or SfMLearner lines); needed with --model for monodepth2's file.")
     flags.DEFINE_string("model", None, "SavedModel, or training run (its saved_model/, else its latest "
                         "checkpoint) to evaluate.")
     flags.DEFINE_string("raw_dir", None, "KITTI raw root, to read the test images for --model.")
     flags.DEFINE_string("predictions", None, "Precomputed predictions .npy [N, h, w] instead of --model "
                         "(test-list order; make3d: sorted image names, of the cropped images).")
-    flags.DEFINE_enum("prediction_kind", "inverse_depth", ["inverse_depth", "depth"], "What --predictions holds.")
+    flags.DEFINE_enum("prediction_kind", "inverse_depth", ["inverse_depth", "disparity", "depth"],
+                      "What --predictions holds (disparity: monodepth2's, the same as inverse_depth up to scale).")
     flags.DEFINE_string("output_dir", "reports", "Where the report (<task>.json and <task>.md) goes.")
     flags.DEFINE_string("name", "ours", "Row label in the report.")
 
 
 def main(argv):
     del argv
+    kind = "inverse_depth" if FLAGS.prediction_kind == "disparity" else FLAGS.prediction_kind
     from ddvo_tf.predict import PredictError
     try:
         if FLAGS.task == "pose":
@@ -326,12 +400,12 @@ def main(argv):
             if not FLAGS.make3d_dir:
                 raise EvaluationError("--task=make3d needs --make3d_dir (Test134/ and Gridlaserdata/)")
             outcome = run_make3d(FLAGS.make3d_dir, FLAGS.output_dir, FLAGS.model, FLAGS.predictions,
-                                 FLAGS.prediction_kind, FLAGS.name, FLAGS.make3d_aspect, FLAGS.make3d_input)
+                                 kind, FLAGS.name, FLAGS.make3d_aspect, FLAGS.make3d_input)
         else:
             if not FLAGS.gt_depths:
                 raise EvaluationError("--task=eigen needs --gt_depths (from pipelines.export_gt_depth)")
             outcome = run_eigen(FLAGS.gt_depths, FLAGS.output_dir, FLAGS.model, FLAGS.raw_dir, FLAGS.predictions,
-                                FLAGS.prediction_kind, FLAGS.name)
+                                kind, FLAGS.name, FLAGS.test_files)
     except (EvaluationError, PredictError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -66,3 +66,47 @@ def test_true_depth_scores_nearly_perfectly_and_the_report_equals_the_print(synt
                              f"--predictions={predictions}", f"--output_dir={tmp_path}/report"],
                             capture_output=True, text=True)
     assert result.returncode == 2 and "holds 2 predictions but" in result.stderr
+
+
+def test_monodepth2_ground_truth_and_disparities_work_end_to_end(synthetic_kitti, tmp_path):
+    # monodepth2's splits/eigen/gt_depths.npz holds one object array under "data", and its
+    # evaluation saves disparities [N, H, W] at the network's size: both must be read as they are.
+    root, _ = synthetic_kitti
+    drive = "2000_01_01/2000_01_01_drive_0001_sync"
+    truth = [cv2.imread(os.path.join(root, drive, "depth_02", "data", f"{f:010d}.png"), cv2.IMREAD_UNCHANGED) / 256.0
+             for f in (3, 9)]
+    gt = str(tmp_path / "gt_depths.npz")
+    data = np.empty(len(truth), dtype=object)
+    data[:] = [t.astype(np.float32) for t in truth]
+    np.savez_compressed(gt, data=data)
+    disparities = np.stack([cv2.resize((1.0 / np.maximum(t, 1e-3)).astype(np.float32), (64, 20)) for t in truth])
+    predictions = str(tmp_path / "disps.npy")
+    np.save(predictions, disparities)
+    result = subprocess.run([sys.executable, "-m", "ddvo_tf.evaluate", f"--gt_depths={gt}", f"--predictions={predictions}",
+                             "--prediction_kind=disparity", f"--output_dir={tmp_path}/report"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.load(open(tmp_path / "report" / "eigen.json"))
+    assert report["images"] == 2 and report["results"]["no_cap"]["a1"] > 0.7
+    lines, depths = evaluate.load_ground_truth(gt)
+    assert lines is None and [d.shape for d in depths] == [t.shape for t in truth]
+    with pytest.raises(evaluate.EvaluationError, match="does not list its test images; pass --test_files"):
+        evaluate.run_eigen(gt, str(tmp_path / "r2"), model=str(tmp_path), raw_dir=root)
+
+
+@pytest.mark.parametrize("content", ["text", "npy", "other_keys", "empty"])
+def test_files_that_are_not_ground_truth_are_named(tmp_path, content):
+    path = tmp_path / "gt.npz"
+    if content == "text":
+        path.write_text("2011_09_26 0000000069 l\n")
+    elif content == "npy":
+        with open(path, "wb") as handle:
+            np.save(handle, np.zeros((2, 3, 4)))
+    elif content == "other_keys":
+        np.savez(str(tmp_path / "gt"), depths=np.zeros((2, 3, 4)))
+    else:
+        path.write_bytes(b"")
+    with pytest.raises(evaluate.EvaluationError, match=r"gt.npz is not a ground-truth file: expected .*monodepth2"):
+        evaluate.load_ground_truth(str(path))
+    result = subprocess.run([sys.executable, "-m", "ddvo_tf.evaluate", f"--gt_depths={path}",
+                             f"--predictions={path}", f"--output_dir={tmp_path}/r"], capture_output=True, text=True)
+    assert result.returncode == 2 and "not a ground-truth file" in result.stderr and "Traceback" not in result.stderr
