@@ -36,8 +36,12 @@ def load_run(model_dir: str, with_pose_net: bool = True) -> TrainedRun:
     config_path = os.path.join(model_dir, "config.json")
     if not os.path.isfile(config_path):
         raise RunError(f"{config_path} does not exist: the folder must be a ddvo_tf.train --model_dir")
-    with open(config_path) as handle:
-        config = TrainConfig(**json.load(handle))
+    try:
+        with open(config_path) as handle:
+            config = TrainConfig(**json.load(handle))
+    except (OSError, ValueError, TypeError) as error:
+        raise RunError(f"{config_path} is damaged or from another version ({str(error)[:150]}); restore it, or "
+                       "write it again by resuming the run with its original flags") from None
     checkpoint = tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints"))
     if checkpoint is None:
         raise RunError(f"{model_dir}/checkpoints holds no checkpoint yet")
@@ -45,7 +49,12 @@ def load_run(model_dir: str, with_pose_net: bool = True) -> TrainedRun:
     pose_net = (build_pose_net(config.height, config.width, config.width_multiplier)
                 if with_pose_net and config.uses_pose_net else None)
     networks = {"depth_net": depth_net, **({"pose_net": pose_net} if pose_net is not None else {})}
-    status = tf.train.Checkpoint(**networks).restore(checkpoint)
-    status.expect_partial()
-    status.assert_existing_objects_matched()
+    try:
+        status = tf.train.Checkpoint(**networks).restore(checkpoint)
+        status.expect_partial()
+        status.assert_existing_objects_matched()
+    except (AssertionError, ValueError, tf.errors.OpError) as error:
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        raise RunError(f"{checkpoint} does not fit the networks of {config_path} ({first}); was config.json "
+                       "replaced by another run's?") from None
     return TrainedRun(config, checkpoint, int(checkpoint.rsplit("-", 1)[-1]), depth_net, pose_net)

@@ -191,3 +191,18 @@ def test_broken_savedmodel_and_unusable_input_exit_2_with_a_message(exported, tm
     result = subprocess.run([sys.executable, "-m", "ddvo_tf.predict", f"--model={exported}", f"--input={junk}",
                              f"--output_dir={tmp_path}/o2"], capture_output=True, text=True)
     assert result.returncode == 2 and "nothing in the input could be used" in result.stderr
+
+
+@pytest.mark.parametrize("damage", ["empty_config", "other_width"])
+def test_export_of_a_damaged_run_names_the_file(fake_run, tmp_path, damage):
+    import shutil
+    run = str(tmp_path / "run")
+    shutil.copytree(fake_run[0], run)
+    config = json.load(open(os.path.join(run, "config.json")))
+    with open(os.path.join(run, "config.json"), "w") as handle:
+        handle.write("" if damage == "empty_config" else json.dumps({**config, "width_multiplier": 0.5}))
+    result = subprocess.run([sys.executable, "-m", "ddvo_tf.export", f"--model_dir={run}",
+                             f"--export_dir={tmp_path}/out"], capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    expected = "config.json is damaged" if damage == "empty_config" else "does not fit the networks of"
+    assert expected in result.stderr, result.stderr[-2000:]
