@@ -33,6 +33,7 @@ import json
 import pickle
 import sys
 import zipfile
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -59,10 +60,22 @@ GROUND_TRUTH_FORMATS = ("pipelines.export_gt_depth's .npz (files + depth_NNNN ar
                         "splits/eigen/gt_depths.npz (one object array under 'data')")
 
 
-def load_ground_truth(path: str) -> tuple[list[str] | None, list[np.ndarray]]:
-    """``(test lines or None, depth maps)`` from a ground-truth ``.npz`` of either format of
-    :data:`GROUND_TRUTH_FORMATS`; monodepth2's file has no test list (``None``).  Anything else
-    is an :class:`EvaluationError` naming the file and the formats read."""
+GROUND_TRUTH_KINDS = {
+    "published": "published (velodyne x as depth, round(u) - 1: comparable with published tables)",
+    "exact": "exact (camera z-depth, round(u): NOT comparable with published tables, ~5 % at 5 m)",
+}
+
+
+class GroundTruth(NamedTuple):
+    lines: list[str] | None        # test lines; None for monodepth2's file, which has none
+    depths: list[np.ndarray]       # [H, W] float32, 0 = no point
+    kind: str                      # "published" / "exact" (pipelines.export_gt_depth), or what is known
+
+
+def load_ground_truth(path: str) -> GroundTruth:
+    """The test lines, depth maps and ground-truth kind of a ``.npz`` of either format of
+    :data:`GROUND_TRUTH_FORMATS`.  Anything else is an :class:`EvaluationError` naming the file
+    and the formats read."""
     if not os.path.isfile(path):
         raise EvaluationError(f"{path}: ground truth does not exist; make it with "
                               "`python -m pipelines.export_gt_depth --raw_dir=... --test_files=... --output=...`")
@@ -82,9 +95,12 @@ def load_ground_truth(path: str) -> tuple[list[str] | None, list[np.ndarray]]:
             if "files" in archive.files:
                 files = [str(f) for f in archive["files"]]
                 depths = [archive[f"depth_{i:04d}"] for i in range(len(files))]
+                # Files written before the kind was recorded held the exact (camera z) maps.
+                kind = str(archive["ground_truth"]) if "ground_truth" in archive.files else "exact"
             elif "data" in archive.files:
                 files = None
                 depths = list(archive["data"])
+                kind = "published (monodepth2's gt_depths.npz)"
             else:
                 raise EvaluationError(f"{bad}; it holds {sorted(archive.files)[:5]}")
     except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError) as error:
@@ -92,7 +108,7 @@ def load_ground_truth(path: str) -> tuple[list[str] | None, list[np.ndarray]]:
     for index, depth in enumerate(depths):
         if np.ndim(depth) != 2 or not np.issubdtype(np.asarray(depth).dtype, np.number):
             raise EvaluationError(f"{path}: ground truth {index} is not a 2-D depth map (shape {np.shape(depth)})")
-    return files, [np.asarray(d, np.float32) for d in depths]
+    return GroundTruth(files, [np.asarray(d, np.float32) for d in depths], kind)
 
 
 def read_test_lines(path: str) -> list[str]:
@@ -267,7 +283,7 @@ def _load_predictions(path: str, count: int, what: str) -> np.ndarray:
 def run_eigen(gt_depths: str, output_dir: str, model: str | None = None, raw_dir: str | None = None,
               predictions: str | None = None, prediction_kind: str = "inverse_depth", name: str = "ours",
               test_files: str | None = None) -> dict:
-    lines, truth = load_ground_truth(gt_depths)
+    lines, truth, kind = load_ground_truth(gt_depths)
     if (model is None) == (predictions is None):
         raise EvaluationError("give exactly one of --model and --predictions")
     if predictions is not None:
@@ -289,7 +305,8 @@ def run_eigen(gt_depths: str, output_dir: str, model: str | None = None, raw_dir
         source = {"model": model}
     results = evaluate_eigen(truth, values, prediction_kind)
     options = {"crop": "garg", "min_depth": 1e-3, "caps": "none and 80 m", "scaling": "per-image median",
-               "resize": "bilinear to ground-truth size", "ground_truth": gt_depths, **source}
+               "resize": "bilinear to ground-truth size", "ground_truth_file": gt_depths,
+               "ground_truth": GROUND_TRUTH_KINDS.get(kind, kind), **source}
     report = write_report(output_dir, results, options, len(truth), name)
     return {"results": results, "report": report, "images": len(truth)}
 

@@ -1,20 +1,24 @@
 """Ground-truth depth for the KITTI Eigen split from the raw velodyne scans.
 
     python -m pipelines.export_gt_depth --raw_dir=/data/kitti_raw --test_files=test_files_eigen.txt \\
-        --output=gt_depths.npz [--reference_compat]
+        --output=gt_depths.npz [--ground_truth=published|exact] [--format=ddvo|monodepth2]
 
-Per test line: velodyne points with forward ``x >= 0`` are projected through
-``P_rect_0X @ R_rect_00 @ [R|T]_velo_to_cam`` into the full-size image of camera 02 (``l`` / image_02
-lines) or 03; each point lands on its nearest pixel (pixel centres at integers: ``round(u)``), the
-nearest point wins where several land on one pixel, and the stored value is the camera z-depth.
+Per test line, velodyne points with forward ``x >= 0`` are projected through
+``P_rect_0X @ R_rect_00 @ [R|T]_velo_to_cam`` into the full-size image of camera 02 (``l`` /
+image_02 lines) or 03, and where several land on one pixel the nearest one wins (``np.minimum.at``:
+deterministic, unlike a repeated fancy-index assignment).  Two ground truths:
 
-``--reference_compat`` reproduces the Python 2 reference scripts (Godard et al., SfMLearner):
-``round(u) - 1`` (mimicking KITTI's 1-based MATLAB indices) and the velodyne's forward ``x`` as
-depth, so published numbers can be matched exactly.  It shifts every point by one pixel up and left
-and measures depth from the velodyne (~0.27 m behind the camera).
+- ``published`` (default): the protocol behind every published KITTI Eigen number (Zhou et al.'s
+  and Godard et al.'s ``generate_depth_map(..., vel_depth=True)``, the paper's Table 1): pixel
+  ``round(u) - 1`` (KITTI's 1-based MATLAB indices carried over) and the velodyne's forward ``x``
+  as the depth, which is ~0.27 m more than the camera's (5 % at 5 m, the size of the gaps between
+  rows of Table 1).  Numbers made with it compare with published tables.
+- ``exact``: the pixel the point projects to (pixel centres at integers, ``round(u)``) and the
+  camera z-depth, in front of the camera only.  Geometrically right, not comparable with tables.
 
-Output: an ``.npz`` with ``depth_NNNN`` float32 ``[H, W]`` arrays (0 = no point) in test-list order,
-and ``files`` (the test lines).
+Output formats: ``ddvo`` (default), an ``.npz`` with ``depth_NNNN`` float32 ``[H, W]`` arrays
+(0 = no point) in test-list order, ``files`` (the test lines) and ``ground_truth`` (the kind);
+``monodepth2``, its ``splits/eigen/gt_depths.npz`` layout (one object array under ``data``).
 """
 from __future__ import annotations
 
@@ -32,39 +36,57 @@ from pipelines import kitti_raw
 from pipelines.sequences import DataError, read_image
 
 
+GROUND_TRUTHS = ("published", "exact")
+FORMATS = ("ddvo", "monodepth2")
+
+
 def project_scan(points: np.ndarray, velo_to_image: np.ndarray, height: int, width: int,
-                 reference_compat: bool = False) -> np.ndarray:
+                 ground_truth: str = "published") -> np.ndarray:
     """Sparse depth ``[H, W]`` (0 = none) of a velodyne scan ``[N, 4]`` in one camera."""
+    if ground_truth not in GROUND_TRUTHS:
+        raise ValueError(f"ground_truth must be one of {GROUND_TRUTHS}, got {ground_truth!r}")
     points = points[points[:, 0] >= 0]
     homogeneous = np.concatenate([points[:, :3], np.ones((len(points), 1))], axis=1).astype(np.float64)
     projected = homogeneous @ velo_to_image[:3].T
-    depth = projected[:, 2]
-    in_front = depth > 0
-    projected, depth, forward = projected[in_front], depth[in_front], points[in_front, 0].astype(np.float64)
-    u = np.round(projected[:, 0] / depth)
-    v = np.round(projected[:, 1] / depth)
-    if reference_compat:
-        u, v, depth = u - 1, v - 1, forward
+    z = projected[:, 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u, v = projected[:, 0] / z, projected[:, 1] / z
+    if ground_truth == "published":
+        # As the reference: no in-front test (x >= 0 only), a non-finite u or v drops out below.
+        u, v, depth = np.round(u) - 1, np.round(v) - 1, points[:, 0].astype(np.float64)
+    else:
+        keep = z > 0
+        u, v, depth = np.round(u[keep]), np.round(v[keep]), z[keep]
     inside = (u >= 0) & (v >= 0) & (u < width) & (v < height)
     u, v, depth = u[inside].astype(np.int64), v[inside].astype(np.int64), depth[inside]
-    order = np.argsort(-depth)                       # far first, so the nearest point is written last
-    result = np.zeros((height, width), np.float32)
-    result[v[order], u[order]] = depth[order]
-    return result
+    nearest = np.full((height, width), np.inf)
+    np.minimum.at(nearest, (v, u), depth)
+    nearest[~np.isfinite(nearest) | (nearest < 0)] = 0.0
+    return nearest.astype(np.float32)
 
 
-def export(raw_dir: str, test_files: str, output: str, reference_compat: bool = False) -> int:
+def export(raw_dir: str, test_files: str, output: str, ground_truth: str = "published",
+           output_format: str = "ddvo") -> int:
+    if output_format not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, got {output_format!r}")
     entries = kitti_raw.parse_test_files(test_files, raw_dir)
-    depths = {}
-    for index, (drive, camera, frame) in enumerate(tqdm.tqdm(entries, unit="image", file=sys.stdout)):
+    depths = []
+    for drive, camera, frame in tqdm.tqdm(entries, unit="image", file=sys.stdout):
         image = os.path.join(raw_dir, drive, camera, "data", f"{frame:010d}.png")
         height, width = read_image(image).shape[:2]
         scan = kitti_raw.read_velodyne(os.path.join(raw_dir, drive, "velodyne_points", "data", f"{frame:010d}.bin"))
         transform = kitti_raw.velodyne_to_image(os.path.join(raw_dir, os.path.dirname(drive)), camera)
-        depths[f"depth_{index:04d}"] = project_scan(scan, transform, height, width, reference_compat)
+        depths.append(project_scan(scan, transform, height, width, ground_truth))
     tmp = output + ".tmp.npz"
-    np.savez_compressed(tmp, files=np.array([f"{d} {f:010d} {'l' if c == 'image_02' else 'r'}"
-                                             for d, c, f in entries]), **depths)
+    if output_format == "monodepth2":
+        data = np.empty(len(depths), dtype=object)
+        data[:] = depths
+        np.savez_compressed(tmp, data=data)
+    else:
+        np.savez_compressed(tmp, files=np.array([f"{d} {f:010d} {'l' if c == 'image_02' else 'r'}"
+                                                 for d, c, f in entries]),
+                            ground_truth=np.array(ground_truth),
+                            **{f"depth_{i:04d}": depth for i, depth in enumerate(depths)})
     os.replace(tmp, output)
     return len(entries)
 
@@ -78,18 +100,20 @@ def define_flags() -> None:
     flags.DEFINE_string("raw_dir", None, "KITTI raw root (the folder holding the date folders).")
     flags.DEFINE_string("test_files", None, "Eigen test list (either line format).")
     flags.DEFINE_string("output", "gt_depths.npz", "Output .npz.")
-    flags.DEFINE_bool("reference_compat", False, "Reproduce the reference scripts' round(u) - 1 and "
-                      "velodyne-x depth (to match published numbers).")
+    flags.DEFINE_enum("ground_truth", "published", list(GROUND_TRUTHS), "published: the protocol of every "
+                      "published Eigen number (round(u) - 1, velodyne x as depth); exact: round(u), camera z.")
+    flags.DEFINE_enum("format", "ddvo", list(FORMATS), "ddvo: depth_NNNN + files + ground_truth; "
+                      "monodepth2: its gt_depths.npz layout (one object array under 'data').")
 
 
 def main(argv):
     del argv
     try:
-        count = export(FLAGS.raw_dir, FLAGS.test_files, FLAGS.output, FLAGS.reference_compat)
+        count = export(FLAGS.raw_dir, FLAGS.test_files, FLAGS.output, FLAGS.ground_truth, FLAGS.format)
     except DataError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"wrote ground truth for {count} images to {FLAGS.output}")
+    print(f"wrote {FLAGS.ground_truth} ground truth for {count} images to {FLAGS.output} ({FLAGS.format} format)")
     return 0
 
 

@@ -45,7 +45,7 @@ def test_true_depth_scores_nearly_perfectly_and_the_report_equals_the_print(synt
     tests = tmp_path / "tests.txt"
     tests.write_text("".join(f"{drive} {f} l\n" for f in (2, 8, 16)))
     gt = str(tmp_path / "gt.npz")
-    export_gt_depth.export(root, str(tests), gt)
+    export_gt_depth.export(root, str(tests), gt, ground_truth="exact")   # the rendered depth is camera z
     truth = [cv2.imread(os.path.join(root, drive, "depth_02", "data", f"{f:010d}.png"), cv2.IMREAD_UNCHANGED) / 256.0
              for f in (2, 8, 16)]
     predictions = str(tmp_path / "pred.npy")
@@ -55,7 +55,8 @@ def test_true_depth_scores_nearly_perfectly_and_the_report_equals_the_print(synt
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.load(open(tmp_path / "report" / "eigen.json"))
-    assert report["images"] == 3
+    assert report["images"] == 3 and report["protocol"]["ground_truth"].startswith("exact (camera z-depth")
+    assert "NOT comparable with published tables" in open(tmp_path / "report" / "eigen.md").read()
     # sparse points vs depth at pixel centres: ~1 % apart on the grazing road, never more
     assert report["results"]["no_cap"]["abs_rel"] < 0.02 and report["results"]["no_cap"]["a1"] > 0.99
     assert report["results"]["no_cap"]["median_ratio_mean"] == pytest.approx(7.0, rel=0.01)
@@ -87,7 +88,8 @@ def test_monodepth2_ground_truth_and_disparities_work_end_to_end(synthetic_kitti
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.load(open(tmp_path / "report" / "eigen.json"))
     assert report["images"] == 2 and report["results"]["no_cap"]["a1"] > 0.7
-    lines, depths = evaluate.load_ground_truth(gt)
+    lines, depths, kind = evaluate.load_ground_truth(gt)
+    assert kind.startswith("published")
     assert lines is None and [d.shape for d in depths] == [t.shape for t in truth]
     with pytest.raises(evaluate.EvaluationError, match="does not list its test images; pass --test_files"):
         evaluate.run_eigen(gt, str(tmp_path / "r2"), model=str(tmp_path), raw_dir=root)
