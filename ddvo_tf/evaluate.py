@@ -63,7 +63,13 @@ GROUND_TRUTH_FORMATS = ("pipelines.export_gt_depth's .npz (files + depth_NNNN ar
 GROUND_TRUTH_KINDS = {
     "published": "published (velodyne x as depth, round(u) - 1: comparable with published tables)",
     "exact": "exact (camera z-depth, round(u): NOT comparable with published tables, ~5 % at 5 m)",
+    "eigen_benchmark": "eigen_benchmark (KITTI depth annotations of Uhrig et al., 652 frames)",
 }
+# Protocol per split (monodepth2's evaluate_depth.py): eigen scores inside Garg et al.'s crop with
+# and without the 80 m cap; eigen_benchmark scores every annotated pixel (no crop, no cap on the
+# annotations) with the prediction clamped to [1e-3, 80] m.
+SPLIT_PROTOCOLS = {"eigen": {"crop": "garg", "caps": (None, 80.0), "cap_truth": True},
+                   "eigen_benchmark": {"crop": None, "caps": (80.0,), "cap_truth": False}}
 
 
 class GroundTruth(NamedTuple):
@@ -169,8 +175,11 @@ def predict_inverse_depths(model: str, raw_dir: str, lines: list[str]):
 
 
 def evaluate_eigen(ground_truth: list[np.ndarray], predictions, kind: str = "inverse_depth",
-                   min_depth: float = 1e-3, caps=(None, 80.0), progress: bool = True) -> dict:
-    """Metrics per cap (``"no_cap"``, ``"cap_80"``): errors averaged over images, ratio statistics."""
+                   min_depth: float = 1e-3, caps=(None, 80.0), progress: bool = True, crop: str | None = "garg",
+                   cap_truth: bool = True) -> dict:
+    """Metrics per cap (``"no_cap"``, ``"cap_80"``): errors averaged over images, ratio statistics.
+    ``crop``: ``"garg"`` or None (every pixel); ``cap_truth=False`` keeps annotated pixels beyond
+    the cap (the prediction is still clamped to it), as the eigen_benchmark protocol does."""
     per_cap = {cap: [] for cap in caps}
     ratios = {cap: [] for cap in caps}
     count = 0
@@ -179,9 +188,9 @@ def evaluate_eigen(ground_truth: list[np.ndarray], predictions, kind: str = "inv
         height, width = truth.shape
         resized = cv2.resize(np.asarray(prediction, np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
         depth = 1.0 / resized if kind == "inverse_depth" else resized
-        mask = metrics.garg_crop_mask(height, width)
+        mask = metrics.garg_crop_mask(height, width) if crop == "garg" else np.ones((height, width), bool)
         for cap in caps:
-            scaled = metrics.median_scaled(truth, depth, mask, min_depth, cap)
+            scaled = metrics.median_scaled(truth, depth, mask, min_depth, cap, cap_truth=cap_truth)
             per_cap[cap].append(metrics.depth_errors(scaled.truth, scaled.prediction))
             ratios[cap].append(scaled.ratio)
         count += 1
@@ -200,12 +209,16 @@ def markdown_report(results: dict, options: dict, count: int, name: str) -> str:
     header = "| method | " + " | ".join(metrics.DEPTH_METRICS) + " |\n|" + " --- |" * (len(metrics.DEPTH_METRICS) + 1)
     rows = [f"| {name} ({key.replace('_', ' ')}) | " + " | ".join(f"{results[key][m]:.3f}" for m in metrics.DEPTH_METRICS) + " |"
             for key in results]
-    paper = [f"| {label} | " + " | ".join(f"{v:.3f}" for v in values) + " |" for label, values in PAPER_TABLE_1.items()]
+    split = options.get("split", "eigen")
+    # The paper's rows were measured on the velodyne ground truth of the eigen split only.
+    paper = ([f"| {label} | " + " | ".join(f"{v:.3f}" for v in values) + " |" for label, values in PAPER_TABLE_1.items()]
+             if split == "eigen" else [])
     ratio = "; ".join(f"{key}: median ratio {results[key]['median_ratio_mean']:.3f} ± "
                       f"{results[key]['median_ratio_std']:.3f}" for key in results)
     protocol = ", ".join(f"{k}={v}" for k, v in options.items())
-    return (f"# KITTI Eigen split: {count} images\n\n{header}\n" + "\n".join(rows + paper) +
-            f"\n\nPaper rows: Table 1, no cap. {ratio}.\n\nProtocol: {protocol}\n")
+    note = "Paper rows: Table 1, no cap. " if paper else "The paper reports no numbers on this ground truth. "
+    return (f"# KITTI {split} split: {count} images\n\n{header}\n" + "\n".join(rows + paper) +
+            f"\n\n{note}{ratio}.\n\nProtocol: {protocol}\n")
 
 
 def _write_files(output_dir: str, files: dict[str, str]) -> None:
@@ -219,8 +232,9 @@ def _write_files(output_dir: str, files: dict[str, str]) -> None:
 
 
 def write_report(output_dir: str, results: dict, options: dict, count: int, name: str) -> str:
-    payload = {"task": "eigen", "images": count, "results": results, "protocol": options,
-               "paper_table_1_no_cap": {k: dict(zip(metrics.DEPTH_METRICS, v)) for k, v in PAPER_TABLE_1.items()}}
+    payload = {"task": "eigen", "images": count, "results": results, "protocol": options}
+    if options.get("split", "eigen") == "eigen":
+        payload["paper_table_1_no_cap"] = {k: dict(zip(metrics.DEPTH_METRICS, v)) for k, v in PAPER_TABLE_1.items()}
     _write_files(output_dir, {"eigen.json": json.dumps(payload, indent=2) + "\n",
                               "eigen.md": markdown_report(results, options, count, name)})
     return os.path.join(output_dir, "eigen.md")
@@ -282,8 +296,15 @@ def _load_predictions(path: str, count: int, what: str) -> np.ndarray:
 
 def run_eigen(gt_depths: str, output_dir: str, model: str | None = None, raw_dir: str | None = None,
               predictions: str | None = None, prediction_kind: str = "inverse_depth", name: str = "ours",
-              test_files: str | None = None) -> dict:
+              test_files: str | None = None, split: str | None = None) -> dict:
     lines, truth, kind = load_ground_truth(gt_depths)
+    file_split = "eigen_benchmark" if kind == "eigen_benchmark" else ("eigen" if lines is not None else None)
+    if split is not None and file_split is not None and split != file_split:
+        raise EvaluationError(f"{gt_depths} holds {file_split} ground truth but --split={split}; drop --split or "
+                              "pass the other file")
+    split = split or file_split or "eigen"
+    if lines is None and split == "eigen_benchmark":
+        kind = "eigen_benchmark (monodepth2's gt_depths.npz)"
     if (model is None) == (predictions is None):
         raise EvaluationError("give exactly one of --model and --predictions")
     if predictions is not None:
@@ -303,8 +324,13 @@ def run_eigen(gt_depths: str, output_dir: str, model: str | None = None, raw_dir
         values = predict_inverse_depths(model, raw_dir, lines)
         prediction_kind = "inverse_depth"
         source = {"model": model}
-    results = evaluate_eigen(truth, values, prediction_kind)
-    options = {"crop": "garg", "min_depth": 1e-3, "caps": "none and 80 m", "scaling": "per-image median",
+    protocol = SPLIT_PROTOCOLS[split]
+    results = evaluate_eigen(truth, values, prediction_kind, caps=protocol["caps"], crop=protocol["crop"],
+                             cap_truth=protocol["cap_truth"])
+    caps = " and ".join("none" if c is None else f"{c:g} m" for c in protocol["caps"])
+    options = {"split": split, "crop": protocol["crop"] or "none (every annotated pixel)", "min_depth": 1e-3,
+               "caps": caps + ("" if protocol["cap_truth"] else " (prediction clamped; annotations not capped)"),
+               "scaling": "per-image median",
                "resize": "bilinear to ground-truth size", "ground_truth_file": gt_depths,
                "ground_truth": GROUND_TRUTH_KINDS.get(kind, kind), **source}
     report = write_report(output_dir, results, options, len(truth), name)
@@ -391,6 +417,8 @@ def define_flags() -> None:
     flags.DEFINE_string("model_dir", None, "pose: a ddvo_tf.train run (its Pose-CNN and Depth-CNN).")
     flags.DEFINE_string("gt_depths", None, "Ground truth .npz: pipelines.export_gt_depth's, or monodepth2's "
                         "gt_depths.npz (then --model also needs --test_files).")
+    flags.DEFINE_enum("split", None, list(SPLIT_PROTOCOLS), "eigen: Garg crop, no cap and 80 m; eigen_benchmark: "
+                      "every annotated pixel, 80 m. Default: what the ground-truth file holds (monodepth2's: eigen).")
     flags.DEFINE_string("test_files", None, "eigen: the test list the ground truth was made from (monodepth2 "
                         "'DATE/DRIVE FRAME l' or SfMLearner lines); needed with --model for monodepth2's file.")
     flags.DEFINE_string("model", None, "SavedModel, or training run (its saved_model/, else its latest "
@@ -422,7 +450,7 @@ def main(argv):
             if not FLAGS.gt_depths:
                 raise EvaluationError("--task=eigen needs --gt_depths (from pipelines.export_gt_depth)")
             outcome = run_eigen(FLAGS.gt_depths, FLAGS.output_dir, FLAGS.model, FLAGS.raw_dir, FLAGS.predictions,
-                                kind, FLAGS.name, FLAGS.test_files)
+                                kind, FLAGS.name, FLAGS.test_files, FLAGS.split)
     except (EvaluationError, PredictError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -51,15 +51,16 @@ class ScaledDepth:
 
 
 def median_scaled(truth: np.ndarray, prediction: np.ndarray, mask: np.ndarray, min_depth: float = 1e-3,
-                  max_depth: float | None = None) -> ScaledDepth:
-    """Valid pixels (``min_depth < truth``, ``truth < max_depth`` when capped, inside ``mask``),
-    prediction scaled by ``median(truth) / median(prediction)`` and clamped to the same range."""
+                  max_depth: float | None = None, cap_truth: bool = True) -> ScaledDepth:
+    """Valid pixels (``min_depth < truth``, ``truth < max_depth`` when capped and ``cap_truth``,
+    inside ``mask``), prediction scaled by ``median(truth) / median(prediction)`` and clamped to
+    the same range."""
     truth = np.asarray(truth, np.float64)
     prediction = np.asarray(prediction, np.float64)
     if truth.shape != prediction.shape or truth.shape != mask.shape:
         raise ValueError(f"shapes differ: truth {truth.shape}, prediction {prediction.shape}, mask {mask.shape}")
     valid = mask & (truth > min_depth)
-    if max_depth is not None:
+    if max_depth is not None and cap_truth:
         valid &= truth < max_depth
     if not np.any(valid):
         raise ValueError("no valid ground-truth pixel inside the crop")

@@ -16,6 +16,12 @@ deterministic, unlike a repeated fancy-index assignment).  Two ground truths:
 - ``exact``: the pixel the point projects to (pixel centres at integers, ``round(u)``) and the
   camera z-depth, in front of the camera only.  Geometrically right, not comparable with tables.
 
+``--split=eigen_benchmark`` reads instead the improved ground truth of Uhrig et al. (KITTI depth
+completion annotations: ``proj_depth/groundtruth/image_0X/FRAME.png``, uint16 / 256, 0 = none) for
+the 652-frame ``eigen_benchmark`` test list (monodepth2's ``splits/eigen_benchmark/test_files.txt``),
+from ``--depth_dir`` (the ``data_depth_annotated`` download, holding ``train/`` and ``val/``) or, when
+that is not given, from the raw drive folders (where monodepth2 has users copy them).
+
 Output formats: ``ddvo`` (default), an ``.npz`` with ``depth_NNNN`` float32 ``[H, W]`` arrays
 (0 = no point) in test-list order, ``files`` (the test lines) and ``ground_truth`` (the kind);
 ``monodepth2``, its ``splits/eigen/gt_depths.npz`` layout (one object array under ``data``).
@@ -28,6 +34,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import sys
 
+import cv2
 import numpy as np
 import tqdm
 from absl import app, flags
@@ -38,6 +45,26 @@ from pipelines.sequences import DataError, read_image
 
 GROUND_TRUTHS = ("published", "exact")
 FORMATS = ("ddvo", "monodepth2")
+SPLITS = ("eigen", "eigen_benchmark")
+ANNOTATIONS = "data_depth_annotated (https://www.cvlibs.net/datasets/kitti/eval_depth.php?benchmark=depth_completion)"
+
+
+def annotated_depth(raw_dir: str, depth_dir: str | None, drive: str, camera: str, frame: int) -> np.ndarray:
+    """The KITTI depth-completion annotation of one frame, metres ``[H, W]`` float32 (0 = none)."""
+    relative = os.path.join("proj_depth", "groundtruth", camera, f"{frame:010d}.png")
+    if depth_dir:
+        candidates = [os.path.join(depth_dir, part, os.path.basename(drive), relative) for part in ("train", "val")]
+    else:
+        candidates = [os.path.join(raw_dir, drive, relative)]
+    for path in candidates:
+        if os.path.isfile(path):
+            image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+            if image is None or image.dtype != np.uint16 or image.ndim != 2:
+                raise DataError(f"{path}: not a 16-bit depth annotation PNG; re-extract {ANNOTATIONS}")
+            return image.astype(np.float32) / 256.0
+    where = "--depth_dir's train/ and val/" if depth_dir else "the raw drive folder (or pass --depth_dir)"
+    raise DataError(f"{candidates[0]}: no depth annotation for this eigen_benchmark frame in {where}; "
+                    f"download {ANNOTATIONS}")
 
 
 def project_scan(points: np.ndarray, velo_to_image: np.ndarray, height: int, width: int,
@@ -66,12 +93,17 @@ def project_scan(points: np.ndarray, velo_to_image: np.ndarray, height: int, wid
 
 
 def export(raw_dir: str, test_files: str, output: str, ground_truth: str = "published",
-           output_format: str = "ddvo") -> int:
-    if output_format not in FORMATS:
-        raise ValueError(f"format must be one of {FORMATS}, got {output_format!r}")
-    entries = kitti_raw.parse_test_files(test_files, raw_dir)
+           output_format: str = "ddvo", split: str = "eigen", depth_dir: str | None = None) -> int:
+    if output_format not in FORMATS or split not in SPLITS:
+        raise ValueError(f"format must be one of {FORMATS} and split one of {SPLITS}, got {output_format!r}, {split!r}")
+    entries = kitti_raw.parse_test_files(test_files, None if split == "eigen_benchmark" else raw_dir)
+    if split == "eigen_benchmark":
+        ground_truth = "eigen_benchmark"
     depths = []
     for drive, camera, frame in tqdm.tqdm(entries, unit="image", file=sys.stdout):
+        if split == "eigen_benchmark":
+            depths.append(annotated_depth(raw_dir, depth_dir, drive, camera, frame))
+            continue
         image = os.path.join(raw_dir, drive, camera, "data", f"{frame:010d}.png")
         height, width = read_image(image).shape[:2]
         scan = kitti_raw.read_velodyne(os.path.join(raw_dir, drive, "velodyne_points", "data", f"{frame:010d}.bin"))
@@ -102,6 +134,10 @@ def define_flags() -> None:
     flags.DEFINE_string("output", "gt_depths.npz", "Output .npz.")
     flags.DEFINE_enum("ground_truth", "published", list(GROUND_TRUTHS), "published: the protocol of every "
                       "published Eigen number (round(u) - 1, velodyne x as depth); exact: round(u), camera z.")
+    flags.DEFINE_enum("split", "eigen", list(SPLITS), "eigen: velodyne scans (697 frames); eigen_benchmark: "
+                      "the KITTI depth annotations (652 frames, its own test list).")
+    flags.DEFINE_string("depth_dir", None, "eigen_benchmark: the data_depth_annotated folder (train/, val/); "
+                        "default: the annotations copied into the raw drive folders.")
     flags.DEFINE_enum("format", "ddvo", list(FORMATS), "ddvo: depth_NNNN + files + ground_truth; "
                       "monodepth2: its gt_depths.npz layout (one object array under 'data').")
 
@@ -109,11 +145,13 @@ def define_flags() -> None:
 def main(argv):
     del argv
     try:
-        count = export(FLAGS.raw_dir, FLAGS.test_files, FLAGS.output, FLAGS.ground_truth, FLAGS.format)
+        count = export(FLAGS.raw_dir, FLAGS.test_files, FLAGS.output, FLAGS.ground_truth, FLAGS.format,
+                       FLAGS.split, FLAGS.depth_dir)
     except DataError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"wrote {FLAGS.ground_truth} ground truth for {count} images to {FLAGS.output} ({FLAGS.format} format)")
+    kind = "eigen_benchmark" if FLAGS.split == "eigen_benchmark" else FLAGS.ground_truth
+    print(f"wrote {kind} ground truth for {count} images to {FLAGS.output} ({FLAGS.format} format)")
     return 0
 
 

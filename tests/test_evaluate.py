@@ -112,3 +112,43 @@ def test_files_that_are_not_ground_truth_are_named(tmp_path, content):
     result = subprocess.run([sys.executable, "-m", "ddvo_tf.evaluate", f"--gt_depths={path}",
                              f"--predictions={path}", f"--output_dir={tmp_path}/r"], capture_output=True, text=True)
     assert result.returncode == 2 and "not a ground-truth file" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_eigen_benchmark_reads_the_official_annotation_layout(synthetic_kitti, tmp_path):
+    # The KITTI depth-completion annotations (data_depth_annotated/{train,val}/DRIVE/proj_depth/
+    # groundtruth/image_0X/FRAME.png, uint16 / 256), written here from the drive's exact depth, sparse.
+    from pipelines.sequences import DataError
+    root, _ = synthetic_kitti
+    drive = "2000_01_01/2000_01_01_drive_0001_sync"
+    annotations = tmp_path / "data_depth_annotated"
+    exact = {}
+    for part, frame in (("train", 4), ("val", 10)):
+        depth = cv2.imread(os.path.join(root, drive, "depth_02", "data", f"{frame:010d}.png"), cv2.IMREAD_UNCHANGED)
+        depth[::2] = 0                                                    # sparse, like the real ones
+        folder = annotations / part / os.path.basename(drive) / "proj_depth" / "groundtruth" / "image_02"
+        folder.mkdir(parents=True)
+        cv2.imwrite(str(folder / f"{frame:010d}.png"), depth)
+        exact[frame] = depth / 256.0
+    tests = tmp_path / "eigen_benchmark.txt"              # both list formats
+    tests.write_text(f"{drive} 4 l\n{drive}/image_02/data/0000000010.png\n")
+    gt = str(tmp_path / "gt_benchmark.npz")
+    export_gt_depth.export(root, str(tests), gt, split="eigen_benchmark", depth_dir=str(annotations))
+    lines, depths, kind = evaluate.load_ground_truth(gt)
+    assert kind == "eigen_benchmark" and [np.array_equal(d, exact[f]) for d, f in zip(depths, (4, 10))] == [True, True]
+    predictions = str(tmp_path / "pred.npy")
+    np.save(predictions, np.stack([3.0 / np.maximum(exact[f], 1e-3) for f in (4, 10)]))
+    result = evaluate.run_eigen(gt, str(tmp_path / "report"), predictions=predictions)
+    # Every annotated pixel counts, also beyond 80 m, where the prediction is clamped to 80 m.
+    expected = np.mean([np.mean(np.abs(t - np.clip(t, 1e-3, 80.0)) / t)
+                        for t in (exact[f][exact[f] > 1e-3] for f in (4, 10))])
+    assert list(result["results"]) == ["cap_80"]
+    assert result["results"]["cap_80"]["abs_rel"] == pytest.approx(expected, rel=1e-3, abs=1e-6)
+    report = json.load(open(tmp_path / "report" / "eigen.json"))
+    assert report["protocol"]["split"] == "eigen_benchmark" and report["protocol"]["crop"].startswith("none")
+    assert "paper_table_1_no_cap" not in report
+    assert "KITTI eigen_benchmark split: 2 images" in open(tmp_path / "report" / "eigen.md").read()
+    with pytest.raises(evaluate.EvaluationError, match="holds eigen_benchmark ground truth but --split=eigen"):
+        evaluate.run_eigen(gt, str(tmp_path / "r2"), predictions=predictions, split="eigen")
+    tests.write_text(f"{drive} 5 l\n")
+    with pytest.raises(DataError, match=r"0000000005.png: no depth annotation .*download data_depth_annotated"):
+        export_gt_depth.export(root, str(tests), gt, split="eigen_benchmark", depth_dir=str(annotations))
