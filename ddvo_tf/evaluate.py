@@ -428,6 +428,7 @@ def define_flags() -> None:
                         "(test-list order; make3d: sorted image names, of the cropped images).")
     flags.DEFINE_enum("prediction_kind", "inverse_depth", ["inverse_depth", "disparity", "depth"],
                       "What --predictions holds (disparity: monodepth2's, the same as inverse_depth up to scale).")
+    flags.DEFINE_alias("predictions_kind", "prediction_kind")
     flags.DEFINE_string("output_dir", "reports", "Where the report (<task>.json and <task>.md) goes.")
     flags.DEFINE_string("name", "ours", "Row label in the report.")
 

@@ -84,7 +84,7 @@ def test_monodepth2_ground_truth_and_disparities_work_end_to_end(synthetic_kitti
     predictions = str(tmp_path / "disps.npy")
     np.save(predictions, disparities)
     result = subprocess.run([sys.executable, "-m", "ddvo_tf.evaluate", f"--gt_depths={gt}", f"--predictions={predictions}",
-                             "--prediction_kind=disparity", f"--output_dir={tmp_path}/report"], capture_output=True, text=True)
+                             "--predictions_kind=disparity", f"--output_dir={tmp_path}/report"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.load(open(tmp_path / "report" / "eigen.json"))
     assert report["images"] == 2 and report["results"]["no_cap"]["a1"] > 0.7
