@@ -374,6 +374,11 @@ def test_converged_elements_stop_early_and_report_their_fixed_point(street_pair)
     assert iterations[0] < iterations[1] and iterations[0] <= 15, iterations
     assert np.all(info["fixed_point_residual"].numpy() < 0.05), info["fixed_point_residual"]
     assert np.all(info["update_size"].numpy() >= 0)
+    # Zeros would pass the bounds above: one step from the identity is far from its fixed point,
+    # and both diagnostics must say so.
+    _, rough = DirectVisualOdometry(num_levels=1, num_iterations=1).solve(ref, src, inv_depth, intrinsics)
+    assert np.all(rough["fixed_point_residual"].numpy() > 0.05), rough["fixed_point_residual"]
+    assert np.all(rough["update_size"].numpy() > 0.05), rough["update_size"]
     from bench import ddvo_cases
     t_err, _ = ddvo_cases.pose_errors(pose.numpy().astype(np.float64), true)
     assert np.all(t_err < 0.03), t_err
