@@ -38,7 +38,7 @@ flags.DEFINE_string("output", "bench/results/ddvo.json", "JSON output path")
 
 def _inputs(height, width, batch):
     intrinsics = street_scene.kitti_like_intrinsics(height, width)
-    scene = street_scene.default_street(0)
+    scene = street_scene.default_street(0, look="waves")
     ref, depth = street_scene.render(scene, street_scene.camera_pose([0, 0, 0]), intrinsics, height, width)
     src, _ = street_scene.render(scene, street_scene.camera_pose([0.03, 0, 1.0], yaw=np.deg2rad(2)),
                                  intrinsics, height, width)

@@ -62,7 +62,7 @@ def street_pairs(height: int = 128, width: int = 416, count: int = 12, seed: int
     intrinsics = street_scene.kitti_like_intrinsics(height, width)
     cases = []
     for k in range(count):
-        scene = street_scene.default_street(seed + k)
+        scene = street_scene.default_street(seed + k, look="waves")
         boxes = [s for s in scene.surfaces if s.kind == "box" and 8.0 < s.bounds[2, 0] < 80.0]
         box = boxes[rng.integers(len(boxes))]
         side = np.sign(box.bounds[0].mean())

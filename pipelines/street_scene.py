@@ -1,11 +1,19 @@
 """A procedural street scene and an exact numpy ray-caster for it (known depth, known poses).
 
 Used by the built-in synthetic dataset and by the tests.  World frame = the KITTI camera frame of
-the first camera at the origin: x right, y down, z forward, metres.  The scene is a textured road
-plane at camera height, two building facades, a far background wall (standing in for sky and
-distant scenery), and axis-aligned boxes for parked cars.  Textures are sums of random sinusoids
-in surface coordinates (metres), so they are smooth, detailed at several scales and identical
-from every viewpoint; pixels are box-filtered over ``supersample**2`` rays.
+the first camera at the origin: x right, y down, z forward, metres.  The scene is a road plane at
+camera height, two building facades, a far wall (sky above a skyline of distant scenery), and
+axis-aligned boxes for parked cars.
+
+Two looks share one layout (same geometry for the same seed):
+
+* ``"street"`` (default): asphalt with lane markings, buildings of varied colour with rows of
+  windows and shop fronts, cars with a glass band and dark tyres, sky, and a sun that shades each
+  face by its orientation.  Every pattern is filtered by the pixel's footprint on the surface
+  (sinusoids attenuated by a Gaussian, bars box-filtered), so distant texture blurs instead of
+  aliasing into moire.
+* ``"waves"``: every surface a sum of random sinusoids (the look of the DDVO benchmark cases in
+  ``bench/ddvo_cases.py``, kept so those measurements stay comparable).
 
 Camera poses are camera-to-world transforms ``T_wc`` (4x4, ``X_world = T_wc @ X_cam``).  The pose
 that maps reference-camera points into a source camera (the convention of ``ddvo_tf.geometry``)
@@ -27,6 +35,8 @@ class Surface:
     offset: float = 0.0            # plane position along its normal axis
     base_color: np.ndarray = dataclasses.field(default_factory=lambda: np.full(3, 0.5))
     texture_seed: int = 0
+    material: str = "waves"        # waves, asphalt, facade, sky or car (the "street" look)
+    params: dict = dataclasses.field(default_factory=dict, repr=False)
 
 
 @dataclasses.dataclass
@@ -56,10 +66,21 @@ class StreetScene:
         return np.clip(base + value, 0.0, 1.0)
 
 
-def default_street(seed: int = 0, length: float = 200.0) -> StreetScene:
+LOOKS = ("street", "waves")
+CAM_HEIGHT = 1.65
+SUN = np.array([0.45, -0.8, -0.4]) / np.linalg.norm([0.45, -0.8, -0.4])   # towards the sun
+CAR_PAINTS = np.array([[0.86, 0.86, 0.84], [0.09, 0.09, 0.10], [0.62, 0.63, 0.65], [0.62, 0.10, 0.09],
+                       [0.13, 0.24, 0.52], [0.32, 0.33, 0.35], [0.75, 0.68, 0.52], [0.20, 0.40, 0.25]])
+WALL_PAINTS = np.array([[0.78, 0.72, 0.62], [0.66, 0.52, 0.42], [0.85, 0.83, 0.78], [0.58, 0.60, 0.62],
+                        [0.72, 0.62, 0.50], [0.52, 0.42, 0.38], [0.80, 0.76, 0.66], [0.62, 0.66, 0.60]])
+
+
+def default_street(seed: int = 0, length: float = 200.0, look: str = "street") -> StreetScene:
     """A street of ``length`` metres along +z: road, facades, parked boxes, far wall."""
+    if look not in LOOKS:
+        raise ValueError(f"look must be one of {LOOKS}, got {look!r}")
     rng = np.random.default_rng(seed)
-    cam_height = 1.65
+    cam_height = CAM_HEIGHT
     left_x, right_x = -5.5 - rng.uniform(0, 1.5), 6.0 + rng.uniform(0, 1.5)
     big = 1e4
     surfaces = [
@@ -84,7 +105,127 @@ def default_street(seed: int = 0, length: float = 200.0) -> StreetScene:
         surfaces.append(Surface("box", bounds, base_color=color, texture_seed=seed * 100 + 10 + index))
         z += depth + rng.uniform(2.0, 12.0)
         index += 1
+    if look == "street":
+        _dress_street(surfaces, np.random.default_rng([seed, 7]), left_x, right_x, length)
     return StreetScene(surfaces)
+
+
+def _dress_street(surfaces: list, rng: np.random.Generator, left_x: float, right_x: float, length: float) -> None:
+    """Materials of the "street" look (its own random stream: the layout stays that of "waves")."""
+    road, left, right, far = surfaces[:4]
+    road.material, road.base_color = "asphalt", np.array([0.30, 0.30, 0.31]) * rng.uniform(0.85, 1.15)
+    road.params = {"centre": 0.5 * (left_x + right_x) + rng.uniform(-0.3, 0.3),
+                   "edges": (left_x + 2.4, right_x - 2.4), "dash_offset": rng.uniform(0, 9.0)}
+    for facade in (left, right):
+        widths = rng.uniform(7.0, 22.0, 64)
+        starts = np.cumsum(widths) - 40.0
+        facade.material = "facade"
+        facade.params = {"starts": starts, "colors": WALL_PAINTS[rng.integers(len(WALL_PAINTS), size=64)]
+                         * rng.uniform(0.85, 1.1, (64, 1)),
+                         "spacing": rng.uniform(2.4, 3.8, 64), "floor": rng.uniform(2.8, 3.4, 64),
+                         "shop": rng.uniform(0, 1, 64) < 0.6, "stone": rng.uniform(0, 1, 64) < 0.6,
+                         "course": rng.uniform(0.35, 0.7, 64)}
+    far.material = "sky"
+    far.params = {"skyline": -rng.uniform(8.0, 25.0, 48), "block": rng.uniform(8.0, 30.0)}
+    for car in surfaces[4:]:
+        car.material = "car"
+        car.base_color = CAR_PAINTS[rng.integers(len(CAR_PAINTS))] * rng.uniform(0.9, 1.1)
+        car.params = {"glass": rng.uniform(0.55, 0.65)}
+
+
+# Anti-aliased patterns: ``blur`` is the half-width (metres) of a pixel's footprint on the surface.
+def _noise(seed: int, s: np.ndarray, t: np.ndarray, blur: np.ndarray, low: float, high: float,
+           amplitude: float, count: int = 10) -> np.ndarray:
+    """Zero-mean sum of random sinusoids (``low``-``high`` cycles/m), each attenuated by the
+    Gaussian prefilter of the footprint, so it fades to its mean instead of aliasing."""
+    rng = np.random.default_rng(seed)
+    freq = np.exp(rng.uniform(np.log(low), np.log(high), count))
+    angle, phase = rng.uniform(0, np.pi, count), rng.uniform(0, 2 * np.pi, count)
+    amp = amplitude * np.sqrt(2.0 / count) * rng.uniform(0.5, 1.5, count)
+    wave = np.sin(2 * np.pi * freq * (s[..., None] * np.cos(angle) + t[..., None] * np.sin(angle)) + phase)
+    attenuation = np.exp(-2.0 * (np.pi * blur[..., None] * freq) ** 2)
+    return (wave * attenuation) @ amp
+
+
+def _bar(d: np.ndarray, half: float, blur: np.ndarray) -> np.ndarray:
+    """Share of a footprint ``[d - blur, d + blur]`` covered by the band ``|d| <= half`` (exact box filter)."""
+    blur = np.maximum(blur, 1e-4)
+    return np.clip(np.minimum(d + blur, half) - np.maximum(d - blur, -half), 0.0, None) / (2 * blur)
+
+
+def _bars(x: np.ndarray, period, on, blur: np.ndarray) -> np.ndarray:
+    """Bars ``on`` long every ``period`` (one centred at 0), box-filtered; beyond a quarter period of
+    blur they fade to their duty cycle."""
+    limit = np.minimum(np.asarray(period) - np.asarray(on), np.asarray(period) / 2) / 2
+    clamped = np.minimum(blur, limit)
+    d = (x + 0.5 * period) % period - 0.5 * period
+    coverage = _bar(d, 0.5 * np.asarray(on), clamped)
+    fade = np.clip((blur - limit) / np.maximum(limit, 1e-6), 0.0, 1.0)
+    return coverage * (1 - fade) + (np.asarray(on) / period) * fade
+
+
+def _asphalt(surface: Surface, x, z, blur) -> np.ndarray:
+    p = surface.params
+    grey = (surface.base_color[None] + _noise(surface.texture_seed, x, z, blur, 0.08, 0.6, 0.06)[..., None]
+            + _noise(surface.texture_seed + 1, x, z, blur, 0.6, 3.0, 0.05)[..., None]
+            + _noise(surface.texture_seed + 2, x, z, blur, 3.0, 12.0, 0.06)[..., None])
+    paint = _bar(x - p["centre"], 0.07, blur) * _bars(z - p["dash_offset"], 9.0, 3.0, blur)
+    for edge in p["edges"]:
+        paint = paint + _bar(x - edge, 0.06, blur)
+    paint = np.clip(paint, 0.0, 1.0)[..., None]
+    return grey * (1 - paint) + np.array([0.86, 0.86, 0.82]) * paint
+
+
+def _facade(surface: Surface, y, z, blur) -> np.ndarray:
+    p = surface.params
+    building = np.clip(np.searchsorted(p["starts"], z) - 1, 0, len(p["starts"]) - 2)
+    x_in = z - p["starts"][building]
+    width = p["starts"][building + 1] - p["starts"][building]
+    above = CAM_HEIGHT - y                                            # height above the pavement
+    # Stone cladding (staggered blocks with dark joints) or stained render; both carry the texture
+    # a photometric loss needs.
+    course = p["course"][building]
+    row = np.floor((above + 0.5 * course) / course)
+    joints = np.maximum(_bars(above, course, 0.04, blur),
+                        _bars(x_in + 0.5 * (row % 2) * 2 * course, 2 * course, 0.04, blur))
+    stains = (_noise(surface.texture_seed, y, z, blur, 0.15, 1.0, 0.07)
+              + _noise(surface.texture_seed + 2, y, z, blur, 1.0, 6.0, 0.05))
+    wall = p["colors"][building] * (1.0 + stains[..., None])
+    wall = wall * (1 - 0.35 * joints * p["stone"][building])[..., None]
+    spacing, floor = p["spacing"][building], p["floor"][building]
+    columns = _bars(x_in - 0.5 * (width % spacing) - 0.5 * spacing, spacing, 1.2, blur)
+    rows = _bars(above - 3.6 - 0.9 - 0.75, floor, 1.5, blur) * np.clip((above - 3.6) / 0.3, 0, 1)
+    windows = columns * rows * np.clip((x_in - 0.6) / 0.3, 0, 1) * np.clip((width - x_in - 0.6) / 0.3, 0, 1)
+    shop = (_bars(x_in - 0.5 * width, 5.0, 3.6, blur) * _bar(above - 1.6, 1.15, blur)
+            * p["shop"][building] * np.clip((x_in - 1.0) / 0.3, 0, 1) * np.clip((width - x_in - 1.0) / 0.3, 0, 1))
+    glass_amount = np.clip(windows + shop, 0.0, 1.0)[..., None]
+    glass = np.array([0.16, 0.19, 0.24]) + _noise(surface.texture_seed + 1, y, z, blur, 0.05, 0.4, 0.05)[..., None]
+    seams = _bar(x_in, 0.12, blur)[..., None]                         # a dark joint between buildings
+    color = wall * (1 - glass_amount) + glass * glass_amount
+    return color * (1 - 0.5 * seams)
+
+
+def _sky(surface: Surface, x, y, blur) -> np.ndarray:
+    p = surface.params
+    skyline = np.interp(x / p["block"], np.arange(len(p["skyline"])) - len(p["skyline"]) / 2, p["skyline"],
+                        period=len(p["skyline"]))
+    scenery = np.array([0.36, 0.40, 0.36]) + _noise(surface.texture_seed, x, y, blur, 0.05, 0.5, 0.08)[..., None]
+    height = np.clip((skyline - y) / 120.0, 0.0, 1.0)[..., None]       # 0 at the skyline, 1 high up
+    sky = np.array([0.80, 0.86, 0.92]) * (1 - height) + np.array([0.48, 0.64, 0.88]) * height
+    below = _bar(y - skyline - 500.0, 500.0, blur)[..., None]          # below the skyline, box-filtered
+    return sky * (1 - below) + scenery * below
+
+
+def _car(surface: Surface, s, t, face, blur) -> np.ndarray:
+    bounds = surface.bounds
+    paint = surface.base_color + _noise(surface.texture_seed, s, t, blur, 0.5, 3.0, 0.02)[..., None]
+    fraction = (bounds[1, 1] - t) / (bounds[1, 1] - bounds[1, 0])      # 0 at the ground, 1 on the roof
+    vertical = face != 1
+    glass = (_bar(fraction - 0.5 * (surface.params["glass"] + 0.93), 0.5 * (0.93 - surface.params["glass"]),
+                  blur / (bounds[1, 1] - bounds[1, 0])) * vertical)[..., None]
+    tyres = (_bar(fraction - 0.09, 0.09, blur / (bounds[1, 1] - bounds[1, 0])) * vertical)[..., None]
+    color = paint * (1 - glass) + np.array([0.12, 0.14, 0.17]) * glass
+    return color * (1 - tyres) + np.array([0.05, 0.05, 0.05]) * tyres
 
 
 def _intersect(surface: Surface, origin: np.ndarray, dirs: np.ndarray) -> np.ndarray:
@@ -126,14 +267,56 @@ def cast_rays(scene: StreetScene, origin: np.ndarray, dirs: np.ndarray) -> tuple
     return np.min(lams, axis=0), np.argmin(lams, axis=0)
 
 
-def shade(scene: StreetScene, hit: np.ndarray, which: np.ndarray) -> np.ndarray:
-    """Colour ``[..., 3]`` of hit points ``[..., 3]`` on the surfaces ``which [...]``."""
+def _face(surface: Surface, hit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(normal axis, normal sign) per hit point: a plane's own, a box's nearest face."""
+    if surface.kind == "plane":
+        return np.full(hit.shape[:-1], surface.axis), np.zeros(hit.shape[:-1])
+    dist = np.abs(hit[..., :, None] - surface.bounds[None, :, :]).reshape(hit.shape[:-1] + (6,))
+    nearest = np.argmin(dist, axis=-1)
+    return nearest // 2, np.where(nearest % 2 == 0, -1.0, 1.0)
+
+
+def shade(scene: StreetScene, hit: np.ndarray, which: np.ndarray, origin: np.ndarray | None = None,
+          pixel_angle: float = 0.0) -> np.ndarray:
+    """Colour ``[..., 3]`` of hit points ``[..., 3]`` on the surfaces ``which [...]``, seen from
+    ``origin`` by a pixel ``pixel_angle`` radians wide (its footprint filters the "street" look's
+    patterns; without ``origin`` they are sharp and lit as if seen from the street)."""
     color = np.zeros(which.shape + (3,))
     for index, surf in enumerate(scene.surfaces):
         sel = which == index
-        if np.any(sel):
-            u, v = _surface_coords(surf, hit[sel])
+        if not np.any(sel):
+            continue
+        u, v = _surface_coords(surf, hit[sel])
+        if surf.material == "waves":
             color[sel] = scene.texture(surf.texture_seed, u, v, surf.base_color)
+            continue
+        axis, sign = _face(surf, hit[sel])
+        normal = np.zeros(axis.shape + (3,))
+        np.put_along_axis(normal, axis[:, None], 1.0, axis=-1)
+        if origin is not None:
+            ray = hit[sel] - origin
+            distance = np.linalg.norm(ray, axis=-1)
+            ray = ray / np.maximum(distance, 1e-9)[..., None]
+            cosine = np.abs(np.sum(ray * normal, axis=-1))
+            # Geometric mean of the footprint across and along the slant: area-preserving, isotropic.
+            blur = 0.5 * distance * pixel_angle / np.sqrt(np.maximum(cosine, 0.03))
+            facing = -np.sign(np.sum(ray * normal, axis=-1))
+        else:
+            blur = np.zeros(axis.shape)
+            facing = np.where(sign != 0, sign, 1.0)   # planes: +axis; the lit side is a guess
+        if surf.material == "asphalt":
+            base = _asphalt(surf, u, v, blur)
+        elif surf.material == "facade":
+            base = _facade(surf, u, v, blur)
+        elif surf.material == "sky":
+            color[sel] = np.clip(_sky(surf, u, v, blur), 0.0, 1.0)
+            continue                                                   # emits: no sun shading
+        elif surf.material == "car":
+            base = _car(surf, u, v, axis, blur)
+        else:
+            raise ValueError(f"unknown material {surf.material!r}")
+        lit = np.maximum(np.sum(normal * facing[..., None] * SUN, axis=-1), 0.0)
+        color[sel] = np.clip(base * (0.62 + 0.45 * lit)[..., None], 0.0, 1.0)
     return color
 
 
@@ -156,7 +339,7 @@ def render(scene: StreetScene, cam_to_world: np.ndarray, intrinsics: np.ndarray,
     lam, which = cast_rays(scene, origin, dirs)
     if not np.all(np.isfinite(lam)):
         raise ValueError("a camera ray hits nothing: the camera left the street scene")
-    color = shade(scene, origin + lam[..., None] * dirs, which)
+    color = shade(scene, origin + lam[..., None] * dirs, which, origin, 1.0 / (fx * s))
     image = color.reshape(height, s, width, s, 3).mean(axis=(1, 3))
     depth = lam.reshape(height, s, width, s)[:, s // 2, :, s // 2] if s % 2 else None
     if depth is None:

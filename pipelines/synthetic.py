@@ -48,6 +48,7 @@ class SyntheticConfig:
     cameras: tuple = ("image_02", "image_03")
     velodyne: bool = True
     supersample: int = 1            # rays per pixel side (odd); the build's area resize antialiases
+    look: str = "street"            # street_scene.LOOKS: "street" (realistic) or "waves" (sinusoids)
 
     def to_json(self) -> dict:
         data = dataclasses.asdict(self)
@@ -91,7 +92,7 @@ def camera_to_world(rig_pose: np.ndarray, camera: str) -> np.ndarray:
 
 def scene_for(config: SyntheticConfig, drive: int) -> street_scene.StreetScene:
     return street_scene.default_street(seed=config.seed * 1000 + drive,
-                                       length=config.speed * config.num_frames + 60.0)
+                                       length=config.speed * config.num_frames + 60.0, look=config.look)
 
 
 def velodyne_scan(scene: street_scene.StreetScene, rig_pose: np.ndarray) -> np.ndarray:
@@ -239,7 +240,7 @@ def generate(root: str, config: SyntheticConfig = SyntheticConfig(), workers: in
                 jobs.append((config, drive, frame, drive_dir))
     if jobs:
         log(f"rendering {len(jobs)} synthetic frames ({config.height}x{config.width}, "
-            f"{len(config.cameras)} cameras) into {root}")
+            f"{len(config.cameras)} camera{'s' if len(config.cameras) > 1 else ''}) into {root}")
         with tqdm.tqdm(total=len(jobs), unit="frame", file=sys.stdout, dynamic_ncols=True) as bar:
             if workers <= 1:
                 for job in jobs:

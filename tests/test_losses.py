@@ -149,7 +149,7 @@ def rendered_clip():
     """Three views 1 m apart along a gentle turn, with exact depth for each."""
     height, width = 48, 160
     K = street_scene.kitti_like_intrinsics(height, width)
-    scene = street_scene.default_street(5)
+    scene = street_scene.default_street(5, look="waves")   # texture everywhere (see conftest.RenderedPair)
     world = [street_scene.camera_pose([0.05 * i, 0.0, 3.0 + 1.0 * i], yaw=0.02 * i) for i in range(3)]
     views = [street_scene.render(scene, pose, K, height, width, supersample=3) for pose in world]
     return K, world, views
