@@ -32,11 +32,10 @@ import subprocess
 import sys
 import time
 
-import cv2
-import numpy as np
 from absl import app, flags
 
 from bench.common import machine_info, print_table, write_json
+from ddvo_tf import exact_depth
 
 FLAGS = flags.FLAGS
 ALL_MODES = ("posecnn", "hybrid", "ddvo", "baseline")
@@ -44,7 +43,9 @@ DEFAULT_STEPS = {"posecnn": 600, "hybrid": 300, "ddvo": 900, "baseline": 600}
 
 
 def define_flags() -> None:
-    flags.DEFINE_string("work_dir", os.path.join("bench", "work", "accuracy"), "Renders, builds and runs (reused).")
+    flags.DEFINE_string("work_dir", None, "Renders, builds and runs (reused); default bench/work/accuracy_LOOK "
+                        "(bench/work/accuracy holds the waves-look renders of earlier rounds).")
+    flags.DEFINE_enum("look", "street", ["street", "waves"], "The synthetic street's look (pipelines.street_scene).")
     flags.DEFINE_list("modes", list(ALL_MODES), "Modes to train and score (hybrid starts from posecnn).")
     flags.DEFINE_integer("posecnn_steps", DEFAULT_STEPS["posecnn"], "posecnn steps (also hybrid's start).")
     flags.DEFINE_integer("hybrid_steps", DEFAULT_STEPS["hybrid"], "hybrid fine-tuning steps.")
@@ -59,57 +60,31 @@ def define_flags() -> None:
     flags.DEFINE_string("output", os.path.join("bench", "results", "accuracy.json"), "JSON results.")
 
 
-def render_data(work_dir: str, drives: int, frames: int, test_frames: int) -> tuple[str, str]:
+def render_data(work_dir: str, drives: int, frames: int, test_frames: int, look: str) -> tuple[str, str]:
     """Train build (128x416 clips) and the held-out drive's raw folder."""
     from pipelines import job, synthetic
     train_raw, test_raw = os.path.join(work_dir, "raw_train"), os.path.join(work_dir, "raw_test")
     build = os.path.join(work_dir, "build_128x416")
     synthetic.generate(test_raw, synthetic.SyntheticConfig(num_frames=test_frames, num_drives=1, seed=97,
-                                                           cameras=("image_02",), velodyne=False, stop_start=-1),
+                                                           cameras=("image_02",), velodyne=False, stop_start=-1,
+                                                           look=look),
                        workers=2)
     if not os.path.isfile(os.path.join(build, "manifest.json")):
         job.build(job.BuildConfig(dataset="synthetic", input=train_raw, output_dir=build, height=128, width=416,
                                   workers=2, synthetic=synthetic.SyntheticConfig(
-                                      num_frames=frames, num_drives=drives, velodyne=False)))
+                                      num_frames=frames, num_drives=drives, velodyne=False, look=look)))
     return build, test_raw
 
 
 def test_frames(test_raw: str) -> list[tuple[str, str]]:
     """(image, exact depth) paths of the held-out drive, every other frame."""
-    images = sorted(glob.glob(os.path.join(test_raw, "*", "*", "image_02", "data", "*.png")))[::2]
-    return [(p, p.replace(os.sep + "image_02" + os.sep, os.sep + "depth_02" + os.sep)) for p in images]
-
-
-def log_depth_correlation(truth: np.ndarray, depth: np.ndarray) -> float:
-    """Pearson correlation of log depths over valid cropped pixels (0 when the prediction is flat)."""
-    from ddvo_tf import metrics
-    mask = metrics.garg_crop_mask(*truth.shape) & (truth > 1e-3) & (truth < 80.0)
-    t, p = np.log(truth[mask]), np.log(depth[mask])
-    if np.std(p) < 1e-9 * max(abs(np.mean(p)), 1.0):
-        return 0.0
-    return float(np.corrcoef(t, p)[0, 1])
+    return exact_depth.frames_with_depth(test_raw, every=2)
 
 
 def score(model: str | None, frames: list[tuple[str, str]]) -> dict:
     """Eigen-style metrics (80 m cap) and log-depth correlation on the held-out frames; ``model=None``
     scores a constant depth."""
-    from ddvo_tf import evaluate
-    truths, predictions, correlations = [], [], []
-    inverse_depth = evaluate._inverse_depth_function(model) if model else None
-    for image_path, depth_path in frames:
-        truth = cv2.imread(depth_path, cv2.IMREAD_UNCHANGED).astype(np.float64) / 256.0
-        if inverse_depth is None:
-            prediction = np.ones(truth.shape, np.float32)
-        else:
-            rgb = cv2.cvtColor(cv2.imread(image_path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-            prediction = inverse_depth(rgb)
-        truths.append(truth)
-        predictions.append(prediction)
-        resized = cv2.resize(prediction.astype(np.float32), truth.shape[::-1], interpolation=cv2.INTER_LINEAR)
-        correlations.append(log_depth_correlation(truth, 1.0 / resized.astype(np.float64)))
-    report = evaluate.evaluate_eigen(truths, predictions, caps=(80.0,), progress=False)["cap_80"]
-    return {**{k: report[k] for k in ("abs_rel", "sq_rel", "rmse", "rmse_log", "a1", "a2", "a3")},
-            "log_corr": float(np.mean(correlations))}
+    return exact_depth.score(exact_depth.predict(model, frames))
 
 
 def training_curves(model_dir: str) -> dict:
@@ -156,9 +131,10 @@ def main(argv):
     if unknown:
         raise app.UsageError(f"--modes: unknown {sorted(unknown)}; choose from {ALL_MODES}")
     started = time.perf_counter()
-    build, test_raw = render_data(FLAGS.work_dir, FLAGS.train_drives, FLAGS.train_frames, FLAGS.test_frames)
+    work_dir = FLAGS.work_dir or os.path.join("bench", "work", f"accuracy_{FLAGS.look}")
+    build, test_raw = render_data(work_dir, FLAGS.train_drives, FLAGS.train_frames, FLAGS.test_frames, FLAGS.look)
     frames = test_frames(test_raw)
-    runs = os.path.join(FLAGS.work_dir, "runs", FLAGS.tag)
+    runs = os.path.join(work_dir, "runs", FLAGS.tag)
     steps = {"posecnn": FLAGS.posecnn_steps, "hybrid": FLAGS.hybrid_steps, "ddvo": FLAGS.ddvo_steps,
              "baseline": FLAGS.baseline_steps}
     rows = [{"mode": "constant depth", **score(None, frames)}]
@@ -176,7 +152,7 @@ def main(argv):
                "raw_inv_depth_max", "saturated_high_max", "saturated_low_end", "spread_end"]
     print()
     print_table(rows, columns)
-    payload = {"machine": machine_info(), "command": " ".join(sys.argv), "tag": FLAGS.tag, "extra_flags": FLAGS.set,
+    payload = {"machine": machine_info(), "command": " ".join(sys.argv), "tag": FLAGS.tag, "look": FLAGS.look, "extra_flags": FLAGS.set,
                "held_out_frames": len(frames), "rows": rows, "total_seconds": round(time.perf_counter() - started, 1),
                "curves": {m: training_curves(os.path.join(runs, m)) for m in order}}
     write_json(FLAGS.output, payload)

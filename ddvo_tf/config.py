@@ -62,6 +62,7 @@ class TrainConfig:
     summary_every: int = 20
     image_every: int = 200
     checkpoint_every: int = 500
+    keep_checkpoints: int = 2              # newest checkpoints kept (the NaN guard steps back one)
     export: bool = True                    # SavedModel + depth pictures at the end
 
     def __post_init__(self):
@@ -80,11 +81,17 @@ class TrainConfig:
                               ("ddvo_photometric", ("gain", "none"))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        if self.batch_size < 1 or self.height < 16 or self.width < 16:
-            raise ValueError("batch_size must be >= 1 and the image at least 16x16")
-        if self.height % 8 or self.width % 8:
-            raise ValueError(f"height and width must be multiples of 8 (four output scales), got "
-                             f"{self.height}x{self.width}")
+        if self.keep_checkpoints < 1:
+            raise ValueError(f"keep_checkpoints must be >= 1 (resume needs the latest), got {self.keep_checkpoints}")
+        if self.batch_size < 1:
+            raise ValueError(f"--batch_size must be >= 1, got {self.batch_size}")
+        for name in ("height", "width"):
+            value = getattr(self, name)
+            if value < 16 or value % 8:
+                lower, upper = max(16, value // 8 * 8), max(16, -(-value // 8) * 8)
+                nearest = f"{lower} or {upper}" if lower != upper else f"{upper}"
+                raise ValueError(f"--{name}={value}: the {name} must be a multiple of 8 and at least 16 "
+                                 f"(its four output scales halve it three times); use {nearest}")
 
     @property
     def num_epochs(self) -> float:

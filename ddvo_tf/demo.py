@@ -11,7 +11,11 @@ from __future__ import annotations
 import os
 import time
 
-from absl import app, flags
+from absl import flags
+
+if __name__ == "__main__":      # as a command: TensorFlow's native log lines filtered (ddvo_tf/cli.py)
+    from ddvo_tf import cli
+    cli.quiet_native_logs()
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("output_dir", "runs/demo", "where ddvo_demo.png is written")
@@ -27,7 +31,6 @@ flags.DEFINE_integer("seed", 0, "street layout and texture seed")
 
 def main(argv):
     del argv
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import numpy as np
     import tensorflow as tf
 
@@ -92,4 +95,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -27,7 +27,10 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # before TensorFlow loads, also in workers
+if __name__ == "__main__":      # as a command: TensorFlow's native log lines filtered (ddvo_tf/cli.py)
+    from ddvo_tf import cli
+    cli.quiet_native_logs()
 
 import json
 import pickle
@@ -38,7 +41,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 import tqdm
-from absl import app, flags
+from absl import flags
 
 from ddvo_tf import make3d, metrics
 
@@ -135,7 +138,7 @@ def _test_image_path(raw_dir: str, line: str) -> str:
     return os.path.join(raw_dir, drive, camera, "data", f"{int(frame):010d}.png")
 
 
-def _inverse_depth_function(model: str):
+def inverse_depth_function(model: str):
     """``rgb uint8 [H, W, 3] -> inverse depth [H, W]`` through a SavedModel's float32 signature, or,
     for a training run without one (still training, interrupted), through its latest checkpoint."""
     import tensorflow as tf
@@ -165,7 +168,7 @@ def _inverse_depth_function(model: str):
 
 def predict_inverse_depths(model: str, raw_dir: str, lines: list[str]):
     """Yield each test image's inverse depth at the image's size from a SavedModel."""
-    inverse_depth = _inverse_depth_function(model)
+    inverse_depth = inverse_depth_function(model)
     for line in lines:
         path = _test_image_path(raw_dir, line)
         image = cv2.imread(path, cv2.IMREAD_COLOR)
@@ -370,7 +373,7 @@ def run_make3d(make3d_dir: str, output_dir: str, model: str | None = None, predi
             values = _load_predictions(predictions, len(samples), make3d_dir)
             source = {"predictions": predictions, "prediction_kind": prediction_kind}
         else:
-            inverse_depth = _inverse_depth_function(model)
+            inverse_depth = inverse_depth_function(model)
             if network_input == "crop":
                 values = (inverse_depth(make3d.read_image(s.image_path)[rows]) for s, rows in zip(samples, image_rows))
             else:
@@ -462,4 +465,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    cli.run(main)

@@ -15,8 +15,13 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # before TensorFlow loads, also in workers
+if __name__ == "__main__":      # as a command: TensorFlow's native log lines filtered (ddvo_tf/cli.py)
+    from ddvo_tf import cli
+    cli.quiet_native_logs()
 
+import contextlib
+import io
 import json
 import shutil
 import subprocess
@@ -24,7 +29,9 @@ import sys
 
 import keras
 import tensorflow as tf
-from absl import app, flags
+from absl import flags
+
+from ddvo_tf import cli
 
 
 class DepthModule(tf.Module):
@@ -85,7 +92,10 @@ def export_tflite(depth_net: keras.Model, path: str) -> str:
     multi-output model silently drops the weights (the result runs and returns NaN).
     """
     finest = keras.Model(depth_net.inputs, depth_net.outputs[0], name="depth_net_finest")
-    model = tf.lite.TFLiteConverter.from_keras_model(finest).convert()
+    # The converter goes through Keras' export, which prints its traced endpoints and captures
+    # (~60 lines) to stdout; kept only with --verbose.
+    with contextlib.redirect_stdout(sys.stdout if cli.verbose_requested() else io.StringIO()):
+        model = tf.lite.TFLiteConverter.from_keras_model(finest).convert()
     with open(path + ".tmp", "wb") as handle:
         handle.write(model)
     os.replace(path + ".tmp", path)
@@ -137,4 +147,4 @@ def main(argv):
 if __name__ == "__main__":
     define_flags()
     flags.mark_flags_as_required(["model_dir"])
-    app.run(main)
+    cli.run(main)

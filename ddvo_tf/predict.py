@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # before TensorFlow loads, also in workers
+if __name__ == "__main__":      # as a command: TensorFlow's native log lines filtered (ddvo_tf/cli.py)
+    from ddvo_tf import cli
+    cli.quiet_native_logs()
 
 import dataclasses
 import sys
@@ -23,7 +26,7 @@ import cv2
 import numpy as np
 import tensorflow as tf
 import tqdm
-from absl import app, flags
+from absl import flags
 
 from ddvo_tf import viz
 
@@ -221,4 +224,4 @@ def main(argv):
 if __name__ == "__main__":
     define_flags()
     flags.mark_flags_as_required(["model", "input"])
-    app.run(main)
+    cli.run(main)

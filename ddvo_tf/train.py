@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # before TensorFlow loads, also in workers
+if __name__ == "__main__":      # as a command: TensorFlow's native log lines filtered (ddvo_tf/cli.py)
+    from ddvo_tf import cli
+    cli.quiet_native_logs()
 
 import sys
 
-from absl import app, flags
+from absl import flags
 
 from ddvo_tf.config import MODES, TrainConfig
 
@@ -79,13 +82,23 @@ flags.DEFINE_integer("cpu_replicas", None, "Without GPUs: split the CPU into thi
 flags.DEFINE_integer("summary_every", 20, "Steps between TensorBoard scalars.")
 flags.DEFINE_integer("image_every", 200, "Steps between TensorBoard images.")
 flags.DEFINE_integer("checkpoint_every", 500, "Steps between checkpoints.")
-flags.DEFINE_string("synthetic_dir", os.path.join(os.path.expanduser("~"), ".cache", "ddvo_tf", "synthetic_v1"),
+flags.DEFINE_integer("keep_checkpoints", 2, "Newest checkpoints kept per stage (~100 MB each at --width_multiplier=0.5, "
+                     "~380 MB at 1); 1 is enough to resume, 2 lets a run stopped by a non-finite loss step back.")
+flags.DEFINE_string("synthetic_dir", os.path.join(os.path.expanduser("~"), ".cache", "ddvo_tf", "synthetic_v2"),
                     "Where the built-in synthetic data is rendered and built (reused).")
 
 # The built-in quick run: flags the user did not set take these values.
 BUILTIN_DEFAULTS = {"height": 64, "width": 208, "width_multiplier": 0.5, "batch_size": 4,
                     "steps": 150, "pretrain_steps": 250, "learning_rate": 2e-4,
-                    "image_every": 50, "checkpoint_every": 100}
+                    "image_every": 50, "checkpoint_every": 100, "keep_checkpoints": 1}
+
+
+# A street the quick run never trains on (the training drives are seeds 0 and 1), for its held-out score.
+HELD_OUT_DRIVE = {"num_frames": 12, "num_drives": 1, "seed": 97, "height": 128, "width": 416,
+                  "cameras": ("image_02",), "velodyne": False, "stop_start": -1}
+
+for _name, _value in BUILTIN_DEFAULTS.items():
+    FLAGS[_name].help += f" Built-in quick run (no --data_dir): {_value}."
 
 
 def builtin_data(synthetic_dir: str, height: int, width: int) -> str:
@@ -102,21 +115,26 @@ def builtin_data(synthetic_dir: str, height: int, width: int) -> str:
     return output
 
 
-def config_from_flags() -> TrainConfig:
+def config_from_flags(resolve_devices: bool = True) -> TrainConfig:
+    """The TrainConfig of the command line; ``resolve_devices=False`` skips the choices that need
+    TensorFlow (XLA and precision on ``auto``), for checking flags before it loads."""
     values = {name: FLAGS[name].value for name in (
         "mode", "data_dir", "model_dir", "epochs", "steps", "batch_size", "learning_rate",
         "smoothness_weight", "height", "width", "init_checkpoint", "normalized_mean", "width_multiplier",
         "normalize_scope", "smoothness_maps", "depth_head_init", "scale_anchor", "scale_anchor_weight",
         "pretrain_epochs", "pretrain_steps", "ddvo_levels", "ddvo_iterations", "ddvo_gradient", "ddvo_robust",
         "ddvo_photometric", "augment", "seed",
-        "strategy", "summary_every", "image_every", "checkpoint_every")}
+        "strategy", "summary_every", "image_every", "checkpoint_every", "keep_checkpoints")}
     values["normalize"] = {"auto": None, "on": True, "off": False}[FLAGS.normalize]
-    from ddvo_tf import distribute
-    values["jit_compile"] = (distribute.auto_jit_compile() if FLAGS.jit_compile == "auto"
-                             else FLAGS.jit_compile == "on")
+    values["jit_compile"] = FLAGS.jit_compile == "on"
     values["precision"] = {"auto": None, "off": "float32"}.get(FLAGS.mixed_precision, FLAGS.mixed_precision)
-    if values["precision"] is None:
-        values["precision"] = distribute.auto_precision()
+    if resolve_devices:
+        from ddvo_tf import distribute
+        if FLAGS.jit_compile == "auto":
+            values["jit_compile"] = distribute.auto_jit_compile()
+        if values["precision"] is None:
+            values["precision"] = distribute.auto_precision()
+    values["precision"] = values["precision"] or "float32"
     if FLAGS.data_dir is None:
         for name, value in BUILTIN_DEFAULTS.items():
             if not FLAGS[name].present:
@@ -124,27 +142,78 @@ def config_from_flags() -> TrainConfig:
     return TrainConfig(**values)
 
 
+def held_out_drive(synthetic_dir: str) -> str:
+    """Render (once) a short drive down a street the quick run never trains on, with exact depth."""
+    from pipelines import synthetic
+    root = os.path.join(synthetic_dir, "held_out")
+    synthetic.generate(root, synthetic.SyntheticConfig(**HELD_OUT_DRIVE), workers=min(2, os.cpu_count() or 1))
+    return root
+
+
+def preflight() -> None:
+    """The mistakes a typo makes, reported before TensorFlow loads (which takes seconds)."""
+    if FLAGS.data_dir is not None and not os.path.isfile(os.path.join(FLAGS.data_dir, "manifest.json")):
+        raise ValueError(f"--data_dir={FLAGS.data_dir}: {os.path.join(FLAGS.data_dir, 'manifest.json')} does not "
+                         "exist, so it is not a finished build; "
+                         f"run python -m pipelines.build ... --output_dir={FLAGS.data_dir} (it resumes), or omit "
+                         "--data_dir for the built-in synthetic street")
+    init = FLAGS.init_checkpoint
+    if init and not (os.path.exists(init) or os.path.exists(init + ".index")):
+        raise ValueError(f"--init_checkpoint={init} does not exist (expected a posecnn run's model_dir, its "
+                         "checkpoints/ folder, or a checkpoint prefix)")
+    config_from_flags(resolve_devices=False)     # flag values and combinations
+
+
+def folder_size(path: str) -> int:
+    return sum(os.path.getsize(os.path.join(folder, name)) for folder, _, names in os.walk(path) for name in names)
+
+
 def main(argv):
     del argv
-    from ddvo_tf import data
+    try:
+        preflight()
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    from ddvo_tf import data, exact_depth
+    from ddvo_tf.distribute import DistributeError, split_cpu
     from ddvo_tf.training import TrainingError, train
     from pipelines.sequences import DataError
-    from ddvo_tf.distribute import DistributeError, split_cpu
+    quick = FLAGS.data_dir is None
     try:
         if FLAGS.cpu_replicas:
             split_cpu(FLAGS.cpu_replicas)
         config = config_from_flags()
-        if config.data_dir is None:
-            print("no --data_dir: using the built-in synthetic street "
+        if quick:
+            print("no --data_dir: the built-in synthetic street "
                   f"({config.height}x{config.width}, cached in {FLAGS.synthetic_dir})")
             config.data_dir = builtin_data(FLAGS.synthetic_dir, config.height, config.width)
+            held_out = held_out_drive(FLAGS.synthetic_dir)
         result = train(config)
+        if quick and result.get("saved_model"):
+            frames = exact_depth.frames_with_depth(held_out)
+            predictions = exact_depth.predict(result["saved_model"], frames)
+            learned, constant = exact_depth.score(predictions), exact_depth.score(exact_depth.predict(None, frames))
+            pictures = exact_depth.write_pictures(predictions, result["model_dir"])
     except (TrainingError, data.DatasetError, DataError, DistributeError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"done: {result['steps']} steps; model, TensorBoard logs and depth pictures in {result['model_dir']}")
+    model_dir = result["model_dir"]
+    print(f"done: {result['steps']} steps of {config.mode}; {model_dir} holds "
+          f"{folder_size(model_dir) / 1e6:.0f} MB (checkpoints, TensorBoard logs, SavedModel, pictures)")
+    if quick and result.get("saved_model"):
+        print(f"held-out street ({len(frames)} frames of a street not trained on, exact depth): abs rel "
+              f"{learned['abs_rel']:.3f}, a1 {learned['a1']:.3f}, log-depth correlation {learned['log_corr']:.2f} "
+              f"(a constant depth: abs rel {constant['abs_rel']:.3f}, a1 {constant['a1']:.3f})")
+        print(f"pictures: {os.path.join(model_dir, 'held_out_0*.png')} ({len(pictures)}; frame | predicted | exact "
+              "inverse depth, near = bright)")
+    if result.get("saved_model"):
+        print("next:\n"
+              f"  tensorboard --logdir {model_dir}\n"
+              f"  python -m ddvo_tf.predict --model={result['saved_model']} --input=YOUR_IMAGES_OR_VIDEO "
+              "--output_dir=predictions")
     return 0
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -22,6 +22,7 @@ hold hundreds of megabytes of clips).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -110,6 +111,18 @@ def _restore(checkpoint: tf.train.Checkpoint, path: str, what: str, partial: boo
         raise TrainingError(f"{path} ({what}) does not fit this run's networks: {first} {hint}".rstrip()) from None
 
 
+def check_training_size(config: TrainConfig, manifest: dict) -> None:
+    """Refuse to train above the size the clips were built at (the frames would be upsampled:
+    blurred input, and depth detail the data cannot hold)."""
+    built_h, built_w = int(manifest["height"]), int(manifest["width"])
+    if config.height > built_h or config.width > built_w:
+        raise TrainingError(
+            f"the clips in {config.data_dir} were built at {built_h}x{built_w}, smaller than the training size "
+            f"--height={config.height} --width={config.width}: train at --height={built_h} --width={built_w} "
+            f"(or smaller), or rebuild with python -m pipelines.build ... --height={config.height} "
+            f"--width={config.width}")
+
+
 def total_steps(config: TrainConfig, num_clips: int) -> int:
     if config.steps is not None:
         return int(config.steps)
@@ -189,13 +202,15 @@ def train(config: TrainConfig, log=print, strategy: tf.distribute.Strategy | Non
         raise TrainingError(f"--batch_size={config.batch_size} (the global batch) must be a multiple of the "
                             f"{replicas} replicas of --strategy={config.strategy}")
     chief = distribute.is_chief(strategy)
+    # The data is checked before anything is printed or written, the Pose-CNN stage included.
+    manifest = data.load_manifest(config.data_dir)
+    check_training_size(config, manifest)
     if config.mode == "hybrid" and not config.init_checkpoint:
         stage = dataclasses.replace(config, mode="posecnn", model_dir=os.path.join(config.model_dir, "pretrain_posecnn"),
                                     steps=config.pretrain_steps, epochs=config.pretrain_epochs, export=False)
         log(f"hybrid: no --init_checkpoint, so first the posecnn stage in {stage.model_dir}")
         train(stage, log, strategy)
         config = dataclasses.replace(config, init_checkpoint=stage.model_dir)
-    manifest = data.load_manifest(config.data_dir)
     steps = total_steps(config, manifest["counts"]["train"])
     checkpoints = os.path.join(config.model_dir, "checkpoints")
     latest = tf.train.latest_checkpoint(checkpoints)
@@ -223,7 +238,8 @@ def train(config: TrainConfig, log=print, strategy: tf.distribute.Strategy | Non
         optimizer.learning_rate = config.learning_rate
         rate_note = ("" if math.isclose(restored_rate, config.learning_rate, rel_tol=1e-6)
                      else f", learning rate {restored_rate:g} -> {config.learning_rate:g}")
-        log(f"resuming {config.mode} from {latest} (step {int(step.numpy())} of {steps}{rate_note})")
+        if int(step.numpy()) < steps:
+            log(f"resuming {config.mode} from {latest} (step {int(step.numpy())} of {steps}{rate_note})")
     elif config.init_checkpoint:
         networks = {k: v for k, v in objects.items() if k in ("depth_net", "pose_net")}
         _restore(tf.train.Checkpoint(**networks), source, f"--init_checkpoint={config.init_checkpoint}",
@@ -234,10 +250,10 @@ def train(config: TrainConfig, log=print, strategy: tf.distribute.Strategy | Non
     os.makedirs(config.model_dir, exist_ok=True)
     if chief:
         _write_text(os.path.join(config.model_dir, "config.json"), config.to_json())
-    manager = tf.train.CheckpointManager(checkpoint, scratch or checkpoints, max_to_keep=3)
+    manager = tf.train.CheckpointManager(checkpoint, scratch or checkpoints, max_to_keep=config.keep_checkpoints)
     start = int(step.numpy())
     if start >= steps:
-        log(f"{config.model_dir}: already trained for {start} steps")
+        log(f"{config.model_dir}: already trained for {start} steps ({latest})")
     else:
         if replicas > 1:
             log(f"{config.strategy}: {replicas} replicas, {config.batch_size // replicas} clips each")
@@ -272,8 +288,11 @@ def _run_steps(config, learner, step, steps, manager, log, strategy, chief) -> N
               else tf.summary.create_noop_writer())
     saved_at, warned_at = start, -10 ** 9
     tick, tick_step = time.perf_counter(), start
-    with writer.as_default(), tqdm.tqdm(total=steps, initial=start, unit="step", dynamic_ncols=True,
-                                        desc=config.mode, disable=not chief) as bar:
+    if chief:
+        log(f"{config.mode}: tracing and compiling the train step (the first step takes a while) ...")
+    # The bar starts after the first step, so its rate and time left are not those of the tracing.
+    bar = None
+    with writer.as_default(), contextlib.ExitStack() as cleanup:
         while int(step.numpy()) < steps:
             try:
                 batch = next(iterator)
@@ -290,7 +309,13 @@ def _run_steps(config, learner, step, steps, manager, log, strategy, chief) -> N
                     "--learning_rate (the command line's rate replaces the checkpoint's), or keep "
                     "--normalize on (the baseline mode is expected to diverge, Section 5.1)")
             step.assign(current)
-            bar.update(1)
+            if bar is None:
+                if chief:
+                    log(f"{config.mode}: first step done in {time.perf_counter() - tick:.0f} s")
+                bar = cleanup.enter_context(tqdm.tqdm(total=steps, initial=current, unit="step", dynamic_ncols=True,
+                                                      desc=config.mode, disable=not chief))
+            else:
+                bar.update(1)
             warning = collapse_warning(result, current, steps)
             bar.set_postfix(loss=f"{loss:.4f}", inv_depth=f"{float(result['mean_inv_depth']):.3f}",
                             spread=f"{float(result['inv_depth_spread']):.3f}", **({"WARNING": "flat"} if warning else {}))

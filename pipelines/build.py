@@ -17,10 +17,13 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # before TensorFlow loads, also in workers
+if __name__ == "__main__":      # as a command: TensorFlow's native log lines filtered (ddvo_tf/cli.py)
+    from ddvo_tf import cli
+    cli.quiet_native_logs()
 
 import sys
 
-from absl import app, flags
+from absl import flags
 
 from pipelines import kitti_raw, synthetic
 from pipelines.job import DATASETS, BuildConfig, build
@@ -84,4 +87,4 @@ def main(argv):
 
 if __name__ == "__main__":
     flags.mark_flags_as_required(["dataset", "input", "output_dir"])
-    app.run(main)
+    cli.run(main)

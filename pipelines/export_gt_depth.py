@@ -30,14 +30,17 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # before TensorFlow loads, also in workers
+if __name__ == "__main__":      # as a command: TensorFlow's native log lines filtered (ddvo_tf/cli.py)
+    from ddvo_tf import cli
+    cli.quiet_native_logs()
 
 import sys
 
 import cv2
 import numpy as np
 import tqdm
-from absl import app, flags
+from absl import flags
 
 from pipelines import kitti_raw
 from pipelines.sequences import DataError, read_image
@@ -158,4 +161,4 @@ def main(argv):
 if __name__ == "__main__":
     define_flags()
     flags.mark_flags_as_required(["raw_dir", "test_files"])
-    app.run(main)
+    cli.run(main)

@@ -178,6 +178,32 @@ def test_command_line_reports_a_bad_data_dir(tmp_path):
     assert "manifest.json does not exist" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_training_above_the_built_size_is_refused_before_anything_is_written(built_clips, tmp_path):
+    logs = []
+    config = _config(built_clips, tmp_path / "big", mode="hybrid", steps=1, height=96, width=312)
+    with pytest.raises(training.TrainingError, match=r"built at 48x156, smaller than the training size --height=96 "
+                                                     r"--width=312: train at --height=48 --width=156"):
+        training.train(config, log=logs.append)
+    assert logs == [] and not os.path.exists(tmp_path / "big")      # not even the Pose-CNN stage began
+
+
+def test_only_the_newest_checkpoints_are_kept(built_clips, tmp_path):
+    model_dir = tmp_path / "kept"
+    training.train(_config(built_clips, model_dir, mode="posecnn", steps=3, checkpoint_every=1, keep_checkpoints=1,
+                           image_every=100), log=lambda *a: None)
+    kept = sorted(os.path.basename(p) for p in glob.glob(str(model_dir / "checkpoints" / "ckpt-*.index")))
+    assert kept == ["ckpt-3.index"]
+    with pytest.raises(ValueError, match="keep_checkpoints must be >= 1"):
+        _config(built_clips, model_dir, keep_checkpoints=0)
+
+
+def test_frame_size_errors_name_the_flag_and_the_nearest_valid_sizes(built_clips, tmp_path):
+    with pytest.raises(ValueError, match=r"^--height=100: .*multiple of 8.*use 96 or 104$"):
+        _config(built_clips, tmp_path, height=100)
+    with pytest.raises(ValueError, match=r"^--width=12: .*use 16$"):
+        _config(built_clips, tmp_path, width=12)
+
+
 def test_hybrid_refuses_a_checkpoint_without_a_pose_cnn(built_clips, tmp_path):
     config = _config(built_clips, tmp_path / "hybrid", mode="hybrid", steps=1)
     depth_only = tf.train.Checkpoint(depth_net=DepthLearner(_config(built_clips, tmp_path, mode="ddvo")).depth_net)

@@ -1,0 +1,112 @@
+"""Scoring a depth model on frames with exact depth: the synthetic drives' ``depth_XX/data/*.png``
+(camera z-depth in metres x 256 as uint16, 0 = none; ``pipelines.synthetic``).
+
+The quick run (``ddvo_tf.train`` without ``--data_dir``) scores and pictures a street it never saw
+with it, and ``bench/bench_accuracy.py`` measures learning with it.  The metrics are
+``ddvo_tf.evaluate``'s Eigen-style ones (Garg crop, per-image median scaling, 80 m cap) plus the
+correlation of log depths, which is 0 for a flat prediction whatever its scale.
+
+Frames are ``(image path, depth path)`` pairs; images are read as RGB uint8.
+"""
+from __future__ import annotations
+
+import glob
+import os
+
+import cv2
+import numpy as np
+
+from ddvo_tf import metrics, viz
+
+
+def frames_with_depth(raw_root: str, camera: str = "image_02", every: int = 1) -> list[tuple[str, str]]:
+    """(image, exact depth) paths of every drive under a synthetic KITTI-layout root."""
+    images = sorted(glob.glob(os.path.join(raw_root, "*", "*", camera, "data", "*.png")))[::every]
+    depth_folder = camera.replace("image_", "depth_")
+    frames = [(p, p.replace(os.sep + camera + os.sep, os.sep + depth_folder + os.sep)) for p in images]
+    frames = [(image, depth) for image, depth in frames if os.path.isfile(depth)]
+    if not frames:
+        raise FileNotFoundError(f"{raw_root}: no {camera} frames with a {depth_folder} exact depth map "
+                                "(a pipelines.synthetic render holds both)")
+    return frames
+
+
+def read_depth(path: str) -> np.ndarray:
+    """``[H, W]`` float64 metres (0 = no depth) from a KITTI depth-benchmark PNG."""
+    depth = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if depth is None or depth.dtype != np.uint16 or depth.ndim != 2:
+        raise ValueError(f"{path}: not a 16-bit one-channel depth PNG (metres x 256)")
+    return depth.astype(np.float64) / 256.0
+
+
+def read_rgb(path: str) -> np.ndarray:
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(f"{path}: not a readable image")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def log_depth_correlation(truth: np.ndarray, depth: np.ndarray) -> float:
+    """Pearson correlation of log depths over valid cropped pixels (0 when the prediction is flat)."""
+    mask = metrics.garg_crop_mask(*truth.shape) & (truth > 1e-3) & (truth < 80.0)
+    t, p = np.log(truth[mask]), np.log(depth[mask])
+    if np.std(p) < 1e-9 * max(abs(np.mean(p)), 1.0):
+        return 0.0
+    return float(np.corrcoef(t, p)[0, 1])
+
+
+def predict(model: str | None, frames: list[tuple[str, str]]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``(rgb, exact depth, predicted inverse depth at the model's size)`` per frame; ``model=None``
+    predicts a constant (the reference every learned model must beat)."""
+    from ddvo_tf import evaluate
+    inverse_depth = evaluate.inverse_depth_function(model) if model else None
+    results = []
+    for image_path, depth_path in frames:
+        rgb, truth = read_rgb(image_path), read_depth(depth_path)
+        prediction = (np.ones(truth.shape, np.float32) if inverse_depth is None else inverse_depth(rgb))
+        results.append((rgb, truth, prediction))
+    return results
+
+
+def score(predictions: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, float]:
+    """Eigen-style metrics (80 m cap) and the mean log-depth correlation of :func:`predict`'s output."""
+    from ddvo_tf import evaluate
+    truths = [truth for _, truth, _ in predictions]
+    inverse = [prediction for _, _, prediction in predictions]
+    correlations = []
+    for truth, prediction in zip(truths, inverse):
+        resized = cv2.resize(prediction.astype(np.float32), truth.shape[::-1], interpolation=cv2.INTER_LINEAR)
+        correlations.append(log_depth_correlation(truth, 1.0 / np.maximum(resized.astype(np.float64), 1e-9)))
+    report = evaluate.evaluate_eigen(truths, inverse, caps=(80.0,), progress=False)["cap_80"]
+    return {**{k: float(report[k]) for k in ("abs_rel", "sq_rel", "rmse", "rmse_log", "a1", "a2", "a3")},
+            "log_corr": float(np.mean(correlations))}
+
+
+def comparison_picture(rgb: np.ndarray, truth: np.ndarray, prediction: np.ndarray) -> np.ndarray:
+    """frame | predicted inverse depth | exact inverse depth, one colour scale: the prediction is
+    median-scaled to the truth (monocular depth has no scale), the range is the truth's."""
+    height, width = prediction.shape[:2]
+    truth_small = cv2.resize(truth.astype(np.float32), (width, height), interpolation=cv2.INTER_NEAREST)
+    valid = truth_small > 1e-3
+    exact_inverse = np.where(valid, 1.0 / np.maximum(truth_small, 1e-3), 0.0)
+    predicted = np.asarray(prediction, np.float64)
+    if valid.any() and np.median(predicted[valid]) > 0:
+        predicted = predicted * np.median(exact_inverse[valid]) / np.median(predicted[valid])
+    low, high = (np.percentile(exact_inverse[valid], (2, 98)) if valid.any() else (0.0, 1.0))
+    frame = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
+    return viz.side_by_side(frame, viz.colorize_inverse_depth(predicted, low, high),
+                            viz.colorize_inverse_depth(exact_inverse, low, high))
+
+
+def write_pictures(predictions: list[tuple[np.ndarray, np.ndarray, np.ndarray]], output_dir: str,
+                   count: int = 4, prefix: str = "held_out") -> list[str]:
+    """``PREFIX_NN.png`` comparison pictures of ``count`` frames spread over the list."""
+    if not predictions:
+        return []
+    picks = np.unique(np.linspace(0, len(predictions) - 1, min(count, len(predictions))).round().astype(int))
+    paths = []
+    for number, index in enumerate(picks):
+        path = os.path.join(output_dir, f"{prefix}_{number:02d}.png")
+        viz.write_png(path, comparison_picture(*predictions[index]))
+        paths.append(path)
+    return paths
