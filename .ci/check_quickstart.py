@@ -30,6 +30,9 @@ def main(log_path: str, model_dir: str) -> int:
     for name in ("held_out_00.png", "depth_00.png", os.path.join("saved_model", "saved_model.pb")):
         if not os.path.isfile(os.path.join(model_dir, name)):
             problems.append(f"{model_dir}/{name} is missing")
+    bars = re.findall(r"(posecnn|hybrid): +\d+%\|[^\r\n]*", log)
+    if "first step done in" not in log or any(re.search(r"<\d+:\d\d:\d\d,", bar) for bar in bars):
+        problems.append("the progress bar's time left includes the first step's tracing (an hour-long ETA)")
     if not re.search(r"^next:\n  tensorboard --logdir .*\n  python -m ddvo_tf.predict ", log, re.M):
         problems.append("the final message does not say what to do next")
     for problem in problems:

@@ -43,6 +43,13 @@ def test_help_exits_zero_and_lists_verbose(module):
     assert "--[no]verbose" in _run(["-m", module, "--helpfull"], timeout=300).stdout
 
 
+def test_train_help_shows_the_quick_runs_own_values():
+    text = " ".join(_run(["-m", "ddvo_tf.train", "--help"], timeout=120).stdout.split())
+    entries = dict(re.findall(r"--(?:\[no\])?([a-z_]+): (.*?)(?= --(?:\[no\])?[a-z_]+: |$)", text))
+    for flag, value in (("height", "64"), ("batch_size", "4"), ("keep_checkpoints", "1")):
+        assert f"Built-in quick run (no --data_dir): {value}." in entries[flag], entries.get(flag)
+
+
 def test_a_command_prints_only_its_own_lines(tmp_path):
     """The DDVO demo imports TensorFlow and runs it: nothing native reaches the output."""
     args = ["-m", "ddvo_tf.demo", "--height=32", "--width=104", "--levels=2", "--iterations=2",
