@@ -175,6 +175,8 @@ def main(argv):
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    import numpy as np
+
     from ddvo_tf import data, exact_depth
     from ddvo_tf.distribute import DistributeError, split_cpu
     from ddvo_tf.training import TrainingError, train
@@ -193,7 +195,10 @@ def main(argv):
         if quick and result.get("saved_model"):
             frames = exact_depth.frames_with_depth(held_out)
             predictions = exact_depth.predict(result["saved_model"], frames)
-            learned, constant = exact_depth.score(predictions), exact_depth.score(exact_depth.predict(None, frames))
+            learned = exact_depth.score(predictions)
+            # The constant reference reuses the frames already read (exact_depth.predict's model=None case).
+            constant = exact_depth.score([(rgb, truth, np.ones(truth.shape, np.float32))
+                                          for rgb, truth, _ in predictions])
             pictures = exact_depth.write_pictures(predictions, result["model_dir"])
     except (TrainingError, data.DatasetError, DataError, DistributeError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
