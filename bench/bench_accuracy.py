@@ -17,7 +17,9 @@ work (renders, builds, runs) is kept in ``--work_dir`` and reused, so a rerun on
 missing, and an interrupted run resumes.
 
 Columns: abs_rel, rmse, rmse_log, a1 (delta < 1.25), log_corr (Pearson correlation of log depth
-with the truth per image, averaged; 0 for a constant, undefined-as-0 for a flat map),
+with the truth per image, averaged; 0 for a constant, undefined-as-0 for a flat map), image_corr
+(the same correlation of the frame-to-frame variation, ``exact_depth.image_specific_correlation``:
+0 for a fixed layout that ignores the image),
 raw_inv_depth (min / max of the raw mean inverse depth after the first 10 % of steps),
 saturated_high_max (largest share of pixels at the sigmoid's ceiling: the collapse), saturated_low_end
 (share at the floor at the end: far scenery goes there legitimately), spread_end (coefficient of
@@ -148,7 +150,7 @@ def main(argv):
                **summarize_curves(curves, steps[mode]), "train_seconds": round(seconds, 1)}
         rows.append(row)
         print_table([row], list(row))
-    columns = ["mode", "steps", "abs_rel", "rmse", "rmse_log", "a1", "log_corr", "raw_inv_depth_min",
+    columns = ["mode", "steps", "abs_rel", "rmse", "rmse_log", "a1", "log_corr", "image_corr", "raw_inv_depth_min",
                "raw_inv_depth_max", "saturated_high_max", "saturated_low_end", "spread_end"]
     print()
     print_table(rows, columns)

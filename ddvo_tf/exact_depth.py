@@ -3,8 +3,10 @@
 
 The quick run (``ddvo_tf.train`` without ``--data_dir``) scores and pictures a street it never saw
 with it, and ``bench/bench_accuracy.py`` measures learning with it.  The metrics are
-``ddvo_tf.evaluate``'s Eigen-style ones (Garg crop, per-image median scaling, 80 m cap) plus the
-correlation of log depths, which is 0 for a flat prediction whatever its scale.
+``ddvo_tf.evaluate``'s Eigen-style ones (Garg crop, per-image median scaling, 80 m cap) plus two
+correlations of log depth: per image (0 for a flat prediction whatever its scale), and of the
+frame-to-frame variation (0 for any prediction that ignores the image, such as one fixed street
+layout: a network can score well on the first and learn nothing about what is in front of it).
 
 Frames are ``(image path, depth path)`` pairs; images are read as RGB uint8.
 """
@@ -55,6 +57,29 @@ def log_depth_correlation(truth: np.ndarray, depth: np.ndarray) -> float:
     return float(np.corrcoef(t, p)[0, 1])
 
 
+def image_specific_correlation(truths: list[np.ndarray], depths: list[np.ndarray]) -> float:
+    """Pearson correlation of log depth after removing what every frame shares: each frame's mean
+    (the scale) and, per pixel, the mean over the frames (the layout).  ``truths`` and ``depths``
+    are same-sized ``[H, W]`` depth maps of frames from one kind of scene (e.g. one drive); pixels
+    count where every frame has a valid truth inside the Garg crop.  1 for a perfect prediction,
+    0 for one that is the same map for every frame; ``nan`` for fewer than two frames.
+    """
+    if len(truths) < 2 or len({t.shape for t in truths} | {d.shape for d in depths}) != 1:
+        return float("nan")
+    truth, depth = np.stack(truths), np.stack(depths)
+    mask = metrics.garg_crop_mask(*truth.shape[1:]) & np.all((truth > 1e-3) & (truth < 80.0), axis=0)
+    if not mask.any():
+        return float("nan")
+    logs = []
+    for stack in (truth, depth):
+        values = np.log(np.maximum(stack[:, mask], 1e-9))
+        values -= values.mean(axis=1, keepdims=True)
+        logs.append((values - values.mean(axis=0, keepdims=True)).ravel())
+    if np.std(logs[1]) < 1e-9:
+        return 0.0
+    return float(np.corrcoef(logs[0], logs[1])[0, 1])
+
+
 def predict(model: str | None, frames: list[tuple[str, str]]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """``(rgb, exact depth, predicted inverse depth at the model's size)`` per frame; ``model=None``
     predicts a constant (the reference every learned model must beat)."""
@@ -69,17 +94,19 @@ def predict(model: str | None, frames: list[tuple[str, str]]) -> list[tuple[np.n
 
 
 def score(predictions: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, float]:
-    """Eigen-style metrics (80 m cap) and the mean log-depth correlation of :func:`predict`'s output."""
+    """Eigen-style metrics (80 m cap), the mean log-depth correlation and the image-specific one
+    (:func:`image_specific_correlation`) of :func:`predict`'s output."""
     from ddvo_tf import evaluate
     truths = [truth for _, truth, _ in predictions]
     inverse = [prediction for _, _, prediction in predictions]
-    correlations = []
+    correlations, depths = [], []
     for truth, prediction in zip(truths, inverse):
         resized = cv2.resize(prediction.astype(np.float32), truth.shape[::-1], interpolation=cv2.INTER_LINEAR)
-        correlations.append(log_depth_correlation(truth, 1.0 / np.maximum(resized.astype(np.float64), 1e-9)))
+        depths.append(1.0 / np.maximum(resized.astype(np.float64), 1e-9))
+        correlations.append(log_depth_correlation(truth, depths[-1]))
     report = evaluate.evaluate_eigen(truths, inverse, caps=(80.0,), progress=False)["cap_80"]
     return {**{k: float(report[k]) for k in ("abs_rel", "sq_rel", "rmse", "rmse_log", "a1", "a2", "a3")},
-            "log_corr": float(np.mean(correlations))}
+            "log_corr": float(np.mean(correlations)), "image_corr": image_specific_correlation(truths, depths)}
 
 
 def comparison_picture(rgb: np.ndarray, truth: np.ndarray, prediction: np.ndarray) -> np.ndarray:

@@ -210,6 +210,8 @@ def main(argv):
         print(f"held-out street ({len(frames)} frames of a street not trained on, exact depth): abs rel "
               f"{learned['abs_rel']:.3f}, a1 {learned['a1']:.3f}, log-depth correlation {learned['log_corr']:.2f} "
               f"(a constant depth: abs rel {constant['abs_rel']:.3f}, a1 {constant['a1']:.3f})")
+        print(f"  image-specific correlation {learned['image_corr']:.2f} (of the log depth that changes from frame to "
+              "frame: 1 = what is in front of the camera is seen, 0 = one fixed street layout for every frame)")
         print(f"pictures: {os.path.join(model_dir, 'held_out_0*.png')} ({len(pictures)}; frame | predicted | exact "
               "inverse depth, near = bright)")
     if result.get("saved_model"):
