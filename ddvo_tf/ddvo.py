@@ -73,6 +73,10 @@ _MAD_TO_SIGMA = 1.4826
 TEXTURE_SCALE = 0.01
 # The weighted median by bisection: 2^-18 of the largest residual is far below any sigma of use.
 _MEDIAN_BISECTIONS = 18
+# sigma is a statistic of the level's ~10^4-10^5 rows: every 4th row (which also cycles through
+# the colour channels) estimates it within ~1 % for a quarter of the bisection work (the median
+# was ~15 % of a robust finest-level solve, BUILD_NOTES.md "DDVO objective").
+_MEDIAN_STRIDE = 4
 # Levenberg-Marquardt: after a rejected step lambda grows 10x, at least to 0.1 (below that, the
 # Jacobi-scaled step is barely shorter); an element whose lambda passes 1e6 has stalled.
 _LM_REJECT_FLOOR = 0.1
@@ -268,7 +272,8 @@ class _Level:
         """Robust residual scale ``sigma [B]`` (1 for L2, where it is unused)."""
         if self.robust == "none":
             return tf.ones([self.batch], ev.residual.dtype)
-        median = weighted_median(tf.abs(ev.residual), ev.mask * self.texture)
+        weights = ev.mask * self.texture
+        median = weighted_median(tf.abs(ev.residual[:, ::_MEDIAN_STRIDE]), weights[:, ::_MEDIAN_STRIDE])
         return tf.stop_gradient(_MAD_TO_SIGMA * median + 1e-6)
 
     def cost(self, ev: _Evaluation, scale) -> tf.Tensor:
@@ -329,13 +334,12 @@ def _solve_level(level: _Level, rotation, translation, num_iterations, damping, 
     active = tf.math.is_finite(cost)
 
     def body(i, rot, trans, residual, mask, scale, cost, lam, active,
-             best_rot, best_trans, best_residual, best_mask, improved, used, update, near):
+             best_rot, best_trans, best_residual, best_mask, best_cost, improved, used, update, near):
         delta = level.step(_Evaluation(residual, mask), scale, lam, robust=near)
         size = level.motion(delta)
         cand_rot, cand_trans = _compose_inverse_step(rot, trans, delta)
         cand = level.evaluate(cand_rot, cand_trans)
         cand_cost = level.cost(cand, scale)
-        best_cost = level.cost(_Evaluation(best_residual, best_mask), scale)
         # The path moves on even when the cost rises (IC Gauss-Newton often climbs out of a
         # shallow dip on its way, and a monotone rule would stop there), but never to a pose
         # that leaves less than half of the level's starting textured share in view.
@@ -351,7 +355,18 @@ def _solve_level(level: _Level, rotation, translation, num_iterations, damping, 
                        tf.where(active, tf.maximum(lam * 10.0, _LM_REJECT_FLOOR), lam))
         if level.robust != "none":
             scale = tf.where(move, level.scale(cand), scale)
-        cost = tf.where(move, level.cost(_Evaluation(residual, mask), scale), cost)
+            cost = tf.where(move, level.cost(_Evaluation(residual, mask), scale), cost)
+            # The best iterate's cost at the new sigma: the current cost where the best is the
+            # current iterate (or sigma did not move); evaluated only when some element climbed.
+            stale = move & tf.logical_not(better)
+            best_cost = tf.where(better, cost, best_cost)
+            best_cost = tf.cond(tf.reduce_any(stale),
+                                lambda: tf.where(stale, level.cost(_Evaluation(best_residual, best_mask), scale),
+                                                 best_cost),
+                                lambda: best_cost)
+        else:
+            cost = tf.where(move, cand_cost, cost)
+            best_cost = tf.where(better, cand_cost, best_cost)
         used += tf.cast(active, tf.int32)
         update = tf.where(active, size, update)
         improved = improved | better
@@ -359,16 +374,16 @@ def _solve_level(level: _Level, rotation, translation, num_iterations, damping, 
         active = active & (size >= tolerance) & (lam <= _LM_MAX)
         near = near | (size < ROBUST_NEAR_PX)
         return (i + 1, rot, trans, residual, mask, scale, cost, lam, active,
-                best_rot, best_trans, best_residual, best_mask, improved, used, update, near)
+                best_rot, best_trans, best_residual, best_mask, best_cost, improved, used, update, near)
 
     loop_vars = (tf.constant(0), rotation, translation, start.residual, start.mask, scale, cost, lam, active,
-                 rotation, translation, start.residual, start.mask, tf.zeros_like(active),
+                 rotation, translation, start.residual, start.mask, cost, tf.zeros_like(active),
                  tf.zeros_like(cost, tf.int32), tf.zeros_like(cost), tf.zeros_like(active))
     out = tf.while_loop(lambda i, *state: (i < num_iterations) & tf.reduce_any(state[7]), body, loop_vars,
                         maximum_iterations=num_iterations)
     scale, best = out[5], _Evaluation(out[11], out[12])
     return dict(rotation=out[9], translation=out[10], evaluation=best, scale=scale,
-                cost=level.cost(best, scale), accepted=out[13], iterations=out[14], update=out[15])
+                cost=out[13], accepted=out[14], iterations=out[15], update=out[16])
 
 
 def _check_options(robust: str, photometric: str) -> None:

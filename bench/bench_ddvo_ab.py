@@ -1,0 +1,95 @@
+"""DDVO speed, A against B: this checkout's ``ddvo_tf/ddvo.py`` against another version of it.
+
+    git show REV:ddvo_tf/ddvo.py > /tmp/ddvo_base.py
+    python -m bench.bench_ddvo_ab --baseline=/tmp/ddvo_base.py [--levels=5,1] [--rounds=10]
+
+On this 2-core VM the time of the same call drifts by ±30 % from one run of ``bench.bench_ddvo``
+to the next, more than most changes worth measuring; so both versions are compiled in one
+process and timed in alternation (``--rounds`` rounds of ``--calls`` calls each), and the table
+gives each one's median and the ratio.  Input: one rendered 128x416 street pair with a near
+parked car (``bench.ddvo_cases``), batch 1; 5 levels from the identity (the ``ddvo`` mode) and the
+``hybrid`` refinement's start (``--levels`` below 5: from a Pose-CNN-like perturbation), forward
+and forward+backward (the implicit gradient, the layer's default).
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import tensorflow as tf
+from absl import app, flags
+
+from bench import ddvo_cases
+from bench.common import machine_info, print_table, write_json
+from ddvo_tf import ddvo
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("baseline", None, "path of the other ddvo.py (e.g. from git show REV:ddvo_tf/ddvo.py)")
+flags.DEFINE_list("levels", ["5", "3"], "pyramid levels (5: from the identity; fewer: from a perturbed pose)")
+flags.DEFINE_integer("rounds", 10, "alternations of the two versions")
+flags.DEFINE_integer("calls", 4, "timed calls per version per round")
+flags.DEFINE_string("output", "bench/results/ddvo_ab.json", "JSON output path")
+flags.mark_flag_as_required("baseline")
+
+
+def _load(path: str):
+    if not os.path.isfile(path):
+        raise app.UsageError(f"--baseline={path}: no such file (git show REV:ddvo_tf/ddvo.py > {path})")
+    spec = importlib.util.spec_from_file_location("ddvo_baseline", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def main(argv):
+    del argv
+    versions = {"baseline": _load(FLAGS.baseline), "this checkout": ddvo}
+    ref, src, inv_depth, intrinsics, true = ddvo_cases.stack(ddvo_cases.street_pairs(count=1))
+    ref, src, intrinsics = (tf.constant(x) for x in (ref, src, intrinsics))
+    inv_depth = tf.Variable(inv_depth)
+    start = tf.constant(ddvo_cases.perturb(true), tf.float32)
+    calls, rows = {}, []
+    for levels in map(int, FLAGS.levels):
+        for name, module in versions.items():
+            layer = module.DirectVisualOdometry(num_levels=levels)
+            init = None if levels == 5 else start
+
+            def forward(layer=layer, init=init):
+                return layer(ref, src, inv_depth, intrinsics, init).numpy()
+
+            def forward_backward(layer=layer, init=init):
+                with tf.GradientTape() as tape:
+                    pose = layer(ref, src, inv_depth, intrinsics, init)
+                    loss = tf.reduce_sum(tf.square(pose))
+                return tape.gradient(loss, inv_depth).numpy()
+
+            for kind, fn in (("fwd", forward), ("fwd+bwd", forward_backward)):
+                began = time.perf_counter()
+                fn()
+                calls[(levels, kind, name)] = (fn, time.perf_counter() - began, [])
+    for _ in range(FLAGS.rounds):
+        for fn, _, times in calls.values():
+            for _ in range(FLAGS.calls):
+                began = time.perf_counter()
+                fn()
+                times.append(time.perf_counter() - began)
+    for levels in map(int, FLAGS.levels):
+        for kind in ("fwd", "fwd+bwd"):
+            base = np.median(calls[(levels, kind, "baseline")][2])
+            for name in versions:
+                _, first, times = calls[(levels, kind, name)]
+                rows.append({"levels": levels, "pass": kind, "version": name, "first_call_s": round(first, 2),
+                             "ms_per_pair": round(1000 * float(np.median(times)), 1),
+                             "ratio_to_baseline": round(float(np.median(times) / base), 3)})
+    columns = ["levels", "pass", "version", "first_call_s", "ms_per_pair", "ratio_to_baseline"]
+    print_table(rows, columns)
+    write_json(FLAGS.output, {"benchmark": "ddvo_ab", "machine": machine_info(), "baseline": FLAGS.baseline,
+                              "rounds": FLAGS.rounds, "calls": FLAGS.calls, "rows": rows})
+
+
+if __name__ == "__main__":
+    app.run(main)
