@@ -412,3 +412,22 @@ def test_debug_graph_path_forward_backward_is_deterministic_and_matches_xla(stre
     assert np.all(np.isfinite(first)) and np.abs(first).sum() > 0
     xla = gradient_fn(True)().numpy()
     np.testing.assert_allclose(first, xla, rtol=1e-2, atol=1e-2 * np.abs(xla).max())
+
+
+@pytest.mark.parametrize("robust", ["student_t", "none"])
+def test_the_carried_cost_is_the_cost_of_the_returned_pose(street_pair, robust):
+    # The solve carries the best iterate's cost through its loop instead of re-evaluating it every
+    # iteration; re-evaluated from scratch at the pose it returns, at its final sigma, it must agree.
+    from ddvo_tf.ddvo import _Evaluation, _Level, _solve_level
+    ref, src, inv_depth, intrinsics = (a.astype(np.float64) for a in street_pair.batch([0, 1, 2]))
+    start = street_pair.true_poses[:3] + np.array([0.06, -0.04, 0.12, 0.006, -0.008, 0.004])
+    level = _Level(tf.constant(ref), tf.constant(src), tf.constant(inv_depth), tf.constant(intrinsics),
+                   False, robust, "gain")
+    result = _solve_level(level, geometry.so3_exp(tf.constant(start[:, 3:])), tf.constant(start[:, :3]),
+                          num_iterations=10, damping=1e-4, tolerance=1e-3)
+    again = level.evaluate(result["rotation"], result["translation"])
+    np.testing.assert_allclose(result["cost"].numpy(), level.cost(again, result["scale"]).numpy(), rtol=1e-9)
+    np.testing.assert_allclose(result["cost"].numpy(),
+                               level.cost(_Evaluation(result["evaluation"].residual, result["evaluation"].mask),
+                                          result["scale"]).numpy(), rtol=1e-12)
+    assert np.all(result["accepted"].numpy()) and np.all(result["iterations"].numpy() >= 2)
