@@ -43,6 +43,7 @@ class TrainConfig:
     normalize_scope: str = "finest"        # eta divides every scale by the finest's clip mean
     smoothness_maps: str = "authors"       # which maps Eq. 16 regularizes (losses.prior_loss)
     depth_head_init: str = "zeros"         # inverse-depth heads start flat at scale_anchor
+    depth_padding: str = "zeros"           # Depth-CNN border: zeros (paper) or symmetric (no dark side bands)
     scale_anchor: float = 1.0              # raw mean inverse depth the gauge term pins (eta on only)
     scale_anchor_weight: float = 0.1       # its weight; 0 turns it off
     width_multiplier: float = 1.0          # channel scale of both networks (tests: narrow)
@@ -77,6 +78,7 @@ class TrainConfig:
         for name, allowed in (("normalize_scope", ("finest", "per_scale")),
                               ("smoothness_maps", ("authors", "halvings")),
                               ("depth_head_init", ("zeros", "glorot")),
+                              ("depth_padding", ("zeros", "symmetric")),
                               ("ddvo_robust", ("student_t", "huber", "none")),
                               ("ddvo_photometric", ("gain", "none"))):
             if getattr(self, name) not in allowed:

@@ -49,7 +49,8 @@ class DepthLearner(keras.Model):
         with dtype_policy(config.precision):   # networks only: DDVO, geometry and losses stay float32
             self.depth_net = build_depth_net(config.height, config.width, config.width_multiplier,
                                              head_init=config.depth_head_init,
-                                             initial_inv_depth=config.scale_anchor)
+                                             initial_inv_depth=config.scale_anchor,
+                                             padding=config.depth_padding)
             self.pose_net = (build_pose_net(config.height, config.width, config.width_multiplier)
                              if config.uses_pose_net else None)
         if config.mode == "hybrid":

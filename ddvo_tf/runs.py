@@ -45,7 +45,7 @@ def load_run(model_dir: str, with_pose_net: bool = True) -> TrainedRun:
     checkpoint = tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints"))
     if checkpoint is None:
         raise RunError(f"{model_dir}/checkpoints holds no checkpoint yet")
-    depth_net = build_depth_net(config.height, config.width, config.width_multiplier)
+    depth_net = build_depth_net(config.height, config.width, config.width_multiplier, padding=config.depth_padding)
     pose_net = (build_pose_net(config.height, config.width, config.width_multiplier)
                 if with_pose_net and config.uses_pose_net else None)
     networks = {"depth_net": depth_net, **({"pose_net": pose_net} if pose_net is not None else {})}

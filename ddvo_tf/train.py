@@ -5,8 +5,8 @@ Modes (paper, Section 5.1; table in ``ddvo_tf/config.py``): ``baseline``, ``pose
 
 Without ``--data_dir`` the built-in synthetic street is rendered in the KITTI raw layout, built
 into clips (cached under ``--synthetic_dir``) and used for a short run sized for a CPU: 64x208
-frames, half-width networks and a few hundred steps, unless those flags are given.  The paper's
-KITTI settings are the flag defaults otherwise (128x416, batch 1, Adam 1e-4, lambda 0.01, 10 epochs).
+frames, half-width networks, a mirrored (symmetric) border in the Depth-CNN and a few hundred
+steps, unless those flags are given.  The paper's KITTI settings are the flag defaults otherwise (128x416, batch 1, Adam 1e-4, lambda 0.01, 10 epochs).
 
 The run resumes when started again with the same ``--model_dir``.
 """
@@ -49,6 +49,9 @@ flags.DEFINE_enum("smoothness_maps", "authors", ["authors", "halvings"],
                   "own 1/4 and 1/8 outputs, weighted 1/2^level (authors); or every scale halved three times.")
 flags.DEFINE_enum("depth_head_init", "zeros", ["zeros", "glorot"],
                   "Initial inverse-depth head kernels: zeros (flat map at the sigmoid's centre) or Glorot.")
+flags.DEFINE_enum("depth_padding", "zeros", ["zeros", "symmetric"],
+                  "Depth-CNN convolutions pad the border with zeros (the paper's network) or by mirroring "
+                  "(symmetric: no dark 'far' bands down the image sides; BUILD_NOTES.md).")
 flags.DEFINE_float("scale_anchor", 1.0, "Raw mean inverse depth (before eta) that the gauge term pins and the "
                    "inverse-depth heads start at; inside the sigmoid's range (0.01, 10.01).")
 flags.DEFINE_float("scale_anchor_weight", 0.1, "Weight of the gauge term (log raw mean - log anchor)^2; 0 = off.")
@@ -90,7 +93,8 @@ flags.DEFINE_string("synthetic_dir", os.path.join(os.path.expanduser("~"), ".cac
 # The built-in quick run: flags the user did not set take these values.
 BUILTIN_DEFAULTS = {"height": 64, "width": 208, "width_multiplier": 0.5, "batch_size": 4,
                     "steps": 150, "pretrain_steps": 250, "learning_rate": 2e-4,
-                    "image_every": 50, "checkpoint_every": 100, "keep_checkpoints": 1}
+                    "image_every": 50, "checkpoint_every": 100, "keep_checkpoints": 1,
+                    "depth_padding": "symmetric"}
 
 
 # A street the quick run never trains on (the training drives are seeds 0 and 1), for its held-out score.
@@ -121,7 +125,7 @@ def config_from_flags(resolve_devices: bool = True) -> TrainConfig:
     values = {name: FLAGS[name].value for name in (
         "mode", "data_dir", "model_dir", "epochs", "steps", "batch_size", "learning_rate",
         "smoothness_weight", "height", "width", "init_checkpoint", "normalized_mean", "width_multiplier",
-        "normalize_scope", "smoothness_maps", "depth_head_init", "scale_anchor", "scale_anchor_weight",
+        "normalize_scope", "smoothness_maps", "depth_head_init", "depth_padding", "scale_anchor", "scale_anchor_weight",
         "pretrain_epochs", "pretrain_steps", "ddvo_levels", "ddvo_iterations", "ddvo_gradient", "ddvo_robust",
         "ddvo_photometric", "augment", "seed",
         "strategy", "summary_every", "image_every", "checkpoint_every", "keep_checkpoints")}

@@ -66,7 +66,7 @@ def resolve_checkpoint(path: str) -> str:
 
 
 # Fields that shape the networks: a run cannot be resumed, or initialised from, one that differs here.
-NETWORK_FIELDS = ("width_multiplier",)
+NETWORK_FIELDS = ("width_multiplier", "depth_padding")
 
 
 def _saved_config(run_dir: str | None) -> dict | None:

@@ -7,6 +7,13 @@ Encoder: seven blocks of two convolutions (the second with stride 2), channels 3
 finest levels, the upsampled coarser inverse depth), then a 3x3 convolution.  ELU activations, as
 Godard et al.  Inverse depth comes out at 1/8, 1/4, 1/2 and full resolution.
 
+``padding``: what every convolution sees beyond the border.  ``"zeros"`` (Keras' "same", the
+authors' and Godard et al.'s): zero padding tells the network where the border is, and where the
+loss gives little signal there (pixels leaving the view under forward motion) it paints a dark
+band of "far" down both sides.  ``"symmetric"`` mirrors the feature map instead, so a uniform
+image gives a uniform map (Monodepth2 pads its decoder by reflection for the same reason).  The
+two have the same layers and weights, so checkpoints load into either.
+
 Input ``[B, H, W, 3]`` float32 in [0, 1]; any H, W (odd intermediate sizes are handled by
 cropping the upsampled feature to the skip's size, so 128x416 -- 416 = 13 * 32 -- works).
 Output: list of four ``[B, H / 2^s, W / 2^s, 1]`` inverse depths, finest first.
@@ -55,12 +62,44 @@ class InverseDepthActivation(layers.Layer):
         return ops.sigmoid(x) * INV_DEPTH_SCALE + INV_DEPTH_OFFSET
 
 
+@keras.saving.register_keras_serializable(package="ddvo_tf")
+class SymmetricConv2D(layers.Conv2D):
+    """``Conv2D`` with ``padding="same"`` geometry (output ``ceil(n / stride)``, odd kernels) whose
+    border is the mirrored feature map (``SYMMETRIC``: edge rows repeated, valid on 1-pixel maps)
+    instead of zeros.  One layer, Conv2D's weights: checkpoints are interchangeable."""
+
+    def __init__(self, filters, kernel_size, strides=1, **kwargs):
+        kwargs.pop("padding", None)
+        super().__init__(filters, kernel_size, strides=strides, padding="valid", **kwargs)
+        if any(k % 2 == 0 for k in self.kernel_size):
+            raise ValueError(f"SymmetricConv2D needs odd kernels, got {self.kernel_size}")
+
+    def call(self, inputs):
+        pad_h, pad_w = self.kernel_size[0] // 2, self.kernel_size[1] // 2
+        padded = ops.pad(inputs, [[0, 0], [pad_h, pad_h], [pad_w, pad_w], [0, 0]], mode="symmetric")
+        return super().call(padded)
+
+    def compute_output_shape(self, input_shape):
+        size = lambda n, stride: None if n is None else -(-n // stride)
+        return (input_shape[0], size(input_shape[1], self.strides[0]), size(input_shape[2], self.strides[1]),
+                self.filters)
+
+
+PADDINGS = ("zeros", "symmetric")
+
+
+def _conv(padding: str, filters: int, kernel: int, **kwargs) -> layers.Layer:
+    if padding == "symmetric":
+        return SymmetricConv2D(filters, kernel, **kwargs)
+    return layers.Conv2D(filters, kernel, padding="same", **kwargs)
+
+
 HEAD_INITS = ("zeros", "glorot")
 
 
 def build_depth_net(height: int = 128, width: int = 416, width_multiplier: float = 1.0,
                     name: str = "depth_net", head_init: str = "zeros",
-                    initial_inv_depth: float = 1.0) -> keras.Model:
+                    initial_inv_depth: float = 1.0, padding: str = "zeros") -> keras.Model:
     """The Depth-CNN as a functional Keras model (image -> four inverse depths, finest first).
 
     ``head_init="zeros"`` starts the four inverse-depth heads flat at ``initial_inv_depth`` (zero
@@ -68,6 +107,8 @@ def build_depth_net(height: int = 128, width: int = 416, width_multiplier: float
     remove by saturating the sigmoid (BUILD_NOTES.md, "Why training collapsed"); ``"glorot"`` is
     Keras' default (random kernels, zero bias: 5.01 on average).
     """
+    if padding not in PADDINGS:
+        raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
     if head_init not in HEAD_INITS:
         raise ValueError(f"head_init must be one of {HEAD_INITS}, got {head_init!r}")
     if not INV_DEPTH_OFFSET < initial_inv_depth < INV_DEPTH_OFFSET + INV_DEPTH_SCALE:
@@ -80,9 +121,8 @@ def build_depth_net(height: int = 128, width: int = 416, width_multiplier: float
     skips = []
     for index, (count, kernel) in enumerate(zip(ENCODER_CHANNELS, ENCODER_KERNELS)):
         channels = _channels(count, width_multiplier)
-        x = layers.Conv2D(channels, kernel, padding="same", activation="elu", name=f"conv{index + 1}a")(x)
-        x = layers.Conv2D(channels, kernel, strides=2, padding="same", activation="elu",
-                          name=f"conv{index + 1}b")(x)
+        x = _conv(padding, channels, kernel, activation="elu", name=f"conv{index + 1}a")(x)
+        x = _conv(padding, channels, kernel, strides=2, activation="elu", name=f"conv{index + 1}b")(x)
         skips.append(x)
     # skips[i] is at 1/2^(i+1); decoder level j produces 1/2^(7-j-1) ... down to full resolution.
     inverse_depths = []
@@ -93,15 +133,15 @@ def build_depth_net(height: int = 128, width: int = 416, width_multiplier: float
         reference = skips[target_index] if target_index >= 0 else image
         x = layers.UpSampling2D(2, interpolation="nearest", name=f"up{7 - level}")(x)
         x = CropToMatch(name=f"match{7 - level}")(x, reference)
-        x = layers.Conv2D(channels, 3, padding="same", activation="elu", name=f"upconv{7 - level}")(x)
+        x = _conv(padding, channels, 3, activation="elu", name=f"upconv{7 - level}")(x)
         parts = [x] + ([skips[target_index]] if target_index >= 0 else [])
         if coarser is not None:
             up = layers.UpSampling2D(2, interpolation="bilinear", name=f"up_inv_depth{7 - level}")(coarser)
             parts.append(CropToMatch(name=f"match_inv_depth{7 - level}")(up, reference))
         x = layers.Concatenate(name=f"concat{7 - level}")(parts) if len(parts) > 1 else x
-        x = layers.Conv2D(channels, 3, padding="same", activation="elu", name=f"iconv{7 - level}")(x)
+        x = _conv(padding, channels, 3, activation="elu", name=f"iconv{7 - level}")(x)
         if level >= len(DECODER_CHANNELS) - NUM_SCALES:
-            logits = layers.Conv2D(1, 3, padding="same", name=f"inv_depth{7 - level}_logits", **head)(x)
+            logits = _conv(padding, 1, 3, name=f"inv_depth{7 - level}_logits", **head)(x)
             # float32 whatever the policy: losses, normalization and DDVO work on it
             coarser = InverseDepthActivation(name=f"inv_depth{7 - level}", dtype="float32")(logits)
             inverse_depths.append(coarser)
