@@ -6,7 +6,8 @@ Modes (paper, Section 5.1; table in ``ddvo_tf/config.py``): ``baseline``, ``pose
 Without ``--data_dir`` the built-in synthetic street is rendered in the KITTI raw layout, built
 into clips (cached under ``--synthetic_dir``) and used for a short run sized for a CPU: 64x208
 frames, half-width networks, a mirrored (symmetric) border in the Depth-CNN and a few hundred
-steps, unless those flags are given.  The paper's KITTI settings are the flag defaults otherwise (128x416, batch 1, Adam 1e-4, lambda 0.01, 10 epochs).
+steps, unless those flags are given.  The paper's KITTI settings are the flag defaults otherwise
+(128x416, batch 1, Adam 1e-4, lambda 0.01, 10 epochs).
 
 The run resumes when started again with the same ``--model_dir``.
 """
