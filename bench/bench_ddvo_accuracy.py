@@ -1,6 +1,7 @@
 """DDVO accuracy on poses with known answers: the robust objectives against the paper's L2.
 
     python -m bench.bench_ddvo_accuracy [--robust=none,huber,student_t] [--pairs=12]
+                                        [--interpolation=bilinear,bicubic] [--weight_hessian]
                                         [--hybrid_levels=1,2,3] [--output=...]
 
 Three blocks of rows (cases in :mod:`bench.ddvo_cases`):
@@ -33,6 +34,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_list("robust", ["none", "huber", "student_t"], "robust objectives to compare")
 flags.DEFINE_integer("pairs", 12, "rendered street pairs")
 flags.DEFINE_integer("iterations", 10, "iterations per pyramid level")
+flags.DEFINE_list("interpolation", ["bicubic"], "source-image interpolations to compare")
+flags.DEFINE_boolean("weight_hessian", False, "re-weight the Gauss-Newton Hessian every iteration")
 flags.DEFINE_list("hybrid_levels", ["1", "2", "3"], "pyramid levels of the hybrid refinement")
 flags.DEFINE_string("output", "bench/results/ddvo_accuracy.json", "JSON output path")
 
@@ -42,18 +45,19 @@ AUTHORS = {"street": (0.0045, 0.0431, 0.060), "motorcycle_736x496": (0.0109, 0.0
            "motorcycle_184x124": (0.0217, 0.0217, 0.076)}
 
 
-def solve(cases, robust, levels, iterations, init=None):
+def solve(cases, robust, levels, iterations, interpolation, init=None):
     ref, src, inv_depth, intrinsics, _ = ddvo_cases.stack(cases)
-    layer = DirectVisualOdometry(num_levels=levels, num_iterations=iterations, robust=robust)
+    layer = DirectVisualOdometry(num_levels=levels, num_iterations=iterations, robust=robust,
+                                 interpolation=interpolation, weight_hessian=FLAGS.weight_hessian)
     init = None if init is None else tf.constant(init, tf.float32)
     pose, info = layer.solve(tf.constant(ref), tf.constant(src), tf.constant(inv_depth),
                              tf.constant(intrinsics), init)
     return pose.numpy().astype(np.float64), {k: v.numpy() for k, v in info.items()}
 
 
-def row(block, case, robust, levels, estimated, true, info):
+def row(block, case, robust, interpolation, levels, estimated, true, info):
     t_err, r_err = ddvo_cases.pose_errors(estimated, true)
-    out = {"block": block, "case": case, "robust": robust, "levels": levels,
+    out = {"block": block, "case": case, "robust": robust, "interpolation": interpolation, "levels": levels,
            "t_err_median_%": 100 * float(np.median(t_err)), "t_err_worst_%": 100 * float(t_err.max()),
            "rot_err_median_deg": float(np.median(r_err)), "rot_err_worst_deg": float(r_err.max()),
            "iterations_mean": float(np.mean(info["iterations"])), "t_err_all_%": (100 * t_err).round(3).tolist()}
@@ -71,16 +75,16 @@ def main(argv):
     print(f"hybrid starts: translation error median {100 * np.median(start_t):.1f} %, "
           f"rotation {np.median(start_r):.2f} deg")
     motorcycles = [ddvo_cases.motorcycle(1), ddvo_cases.motorcycle(4)]
-    for robust in FLAGS.robust:
-        pose, info = solve(street, robust, 5, FLAGS.iterations)
-        rows.append(row("street", "street", robust, 5, pose, true, info))
+    for robust, interp in ((r, i) for r in FLAGS.robust for i in FLAGS.interpolation):
+        pose, info = solve(street, robust, 5, FLAGS.iterations, interp)
+        rows.append(row("street", "street", robust, interp, 5, pose, true, info))
         for case in motorcycles:
-            pose, info = solve([case], robust, 5, FLAGS.iterations)
-            rows.append(row("motorcycle", case.name, robust, 5, pose, case.pose[None], info))
+            pose, info = solve([case], robust, 5, FLAGS.iterations, interp)
+            rows.append(row("motorcycle", case.name, robust, interp, 5, pose, case.pose[None], info))
         for levels in map(int, FLAGS.hybrid_levels):
-            pose, info = solve(street, robust, levels, FLAGS.iterations, init=starts)
-            rows.append(row("hybrid", "street_perturbed", robust, levels, pose, true, info))
-    columns = ["block", "case", "robust", "levels", "t_err_median_%", "t_err_worst_%",
+            pose, info = solve(street, robust, levels, FLAGS.iterations, interp, init=starts)
+            rows.append(row("hybrid", "street_perturbed", robust, interp, levels, pose, true, info))
+    columns = ["block", "case", "robust", "interpolation", "levels", "t_err_median_%", "t_err_worst_%",
                "rot_err_median_deg", "rot_err_worst_deg", "iterations_mean"]
     print()
     print_table(rows, columns)
@@ -89,6 +93,7 @@ def main(argv):
         for k, v in AUTHORS.items()))
     write_json(FLAGS.output, {"benchmark": "ddvo_accuracy", "machine": machine_info(),
                               "settings": {"pairs": FLAGS.pairs, "iterations": FLAGS.iterations,
+                                           "weight_hessian": FLAGS.weight_hessian,
                                            "hybrid_start": {"rotation_deg": 0.5, "translation_scale": 1.3,
                                                             "translation_offset": 0.05}},
                               "authors_directvo": AUTHORS, "rows": rows})

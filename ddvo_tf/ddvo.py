@@ -10,8 +10,11 @@ Algorithm, per pyramid level (coarsest first; 2x2 average pooling, :func:`geomet
 
 1. Precompute on the reference image the Jacobian of Eq. 12, ``J = grad I . dW/dp |_0``
    (image gradients by central differences, one row per pixel and colour channel).
-2. Warp the source image with the current pose; the in-view mask ``M`` (Eq. 13's binary ``W``) is 1
-   where the reference point lands inside the source image and in front of the camera.
+2. Warp the source image with the current pose (bicubic by default, :mod:`ddvo_tf.sampling`); the
+   in-view mask ``M`` (Eq. 13's binary ``W``) is 1 where the reference point lands inside the source
+   image and in front of the camera.  With ``occlusion`` (default), at the two finest levels, it is
+   also 0 for points that land behind a nearer point (:mod:`ddvo_tf.occlusion`), tested once per
+   level at the level's starting pose.
 3. Iteratively re-weighted Gauss-Newton: each row gets the weight ``w = M t w_rho(r / sigma)``,
    ``t = |grad I|^2 / (|grad I|^2 + tau^2)`` (a texture weight: rows without image gradient carry no
    information about the pose, but would dominate the residual statistics), ``w_rho`` the Huber or
@@ -23,8 +26,8 @@ Algorithm, per pyramid level (coarsest first; 2x2 average pooling, :func:`geomet
    With ``photometric="gain"`` the warped source is first scaled per channel to the in-view mean
    of the reference (an exposure change is not motion).
 4. ``delta = (S H S + lambda I)^-1 S J^T W (I'_p - I)`` (``H = J^T W J`` each iteration with
-   ``weight_hessian=True``; ``J^T T J`` of the level, factorised once, otherwise: same fixed point,
-   cheaper), ``S = diag(H)^-1/2``: Levenberg-Marquardt damping in Marquardt's scaling.  The
+   ``weight_hessian=True``, the default; ``J^T T J`` of the level otherwise, as the authors' code:
+   same fixed point, but from a Pose-CNN start its steps are too short to converge in 10 iterations), ``S = diag(H)^-1/2``: Levenberg-Marquardt damping in Marquardt's scaling.  The
    inverse-compositional update is ``T(p) <- T(p) T(delta)^-1``, Eq. 13-14 with the paper's
    ``dp = -delta`` (Eq. 14's "left multiplication" is written for the pose of the paper's code; in
    ours, reference -> source, the same update is the right product).
@@ -54,7 +57,8 @@ import keras
 import tensorflow as tf
 
 from ddvo_tf import geometry
-from ddvo_tf.sampling import neighbourhoods, sample_neighbourhoods
+from ddvo_tf.occlusion import visible_mask
+from ddvo_tf.sampling import INTERPOLATIONS, neighbourhoods, sample_neighbourhoods
 
 _ABS_EPS = 1e-8
 ROBUST_KINDS = ("none", "huber", "student_t")
@@ -62,6 +66,8 @@ ROBUST_KINDS = ("none", "huber", "student_t")
 # (BUILD_NOTES.md, "DDVO objective").
 DEFAULT_ROBUST = "student_t"
 DEFAULT_PHOTOMETRIC = "gain"
+DEFAULT_INTERPOLATION = "bicubic"
+DEFAULT_OCCLUSION = True
 # Huber threshold and Student-t degrees of freedom in units of sigma: the 95 %-efficiency Huber
 # constant, and Kerl et al. (2013)'s nu = 5 for photometric residuals.
 HUBER_THRESHOLD = 1.345
@@ -218,10 +224,14 @@ class _Evaluation:
 class _Level:
     """Everything of one pyramid level that does not change across iterations."""
 
-    def __init__(self, ref_image, src_image, inv_depth, intrinsics, weight_hessian, robust, photometric):
+    def __init__(self, ref_image, src_image, inv_depth, intrinsics, weight_hessian, robust, photometric,
+                 interpolation, occlusion):
         self.ref_image = ref_image
+        self.occlusion = occlusion
+        self.visible = None
         self.photometric = photometric
-        self.src_neighbourhoods = neighbourhoods(src_image)
+        self.interpolation = interpolation
+        self.src_neighbourhoods = neighbourhoods(src_image, interpolation)
         self.inv_depth = inv_depth
         self.intrinsics = intrinsics
         self.weight_hessian = weight_hessian
@@ -251,14 +261,35 @@ class _Level:
 
     def evaluate(self, rotation, translation) -> _Evaluation:
         coords, in_front = geometry.transform_pixels(self.inv_depth, rotation, translation, self.intrinsics)
-        warped, in_view = sample_neighbourhoods(self.src_neighbourhoods, coords)
-        mask = tf.broadcast_to(in_view * in_front, tf.shape(warped))
+        warped, in_view = sample_neighbourhoods(self.src_neighbourhoods, coords, self.interpolation)
+        mask = in_view * in_front
+        if self.visible is not None:
+            mask *= self.visible
+        mask = tf.broadcast_to(mask, tf.shape(warped))
         if self.photometric == "gain":
             warped = _match_brightness(warped, self.ref_image, mask)
         residual = (warped - self.ref_image) * mask
         # [-1, rows] rather than [batch, -1]: keeps the static batch size through the loop.
         rows = self.jacobian.shape[1]
         return _Evaluation(tf.reshape(residual, [-1, rows]), tf.reshape(mask, [-1, rows]))
+
+    def fix_visibility(self, rotation, translation) -> None:
+        """With ``occlusion``, drop from now on the rows of the points hidden at this pose.
+
+        Fixed for the level rather than re-tested at every iterate: a test at each iterate lets a
+        wrong pose hide its own worst residuals (measured: from the identity, coarse levels then
+        diverged), and the level starts from the coarser levels' answer, where it is nearly right.
+        """
+        if not self.occlusion:
+            return
+        coords, in_front, src_inv_depth = geometry.transform_pixels(
+            self.inv_depth, rotation, translation, self.intrinsics, with_inv_depth=True)
+        height, width = self.ref_image.shape[1], self.ref_image.shape[2]
+        x, y = coords[..., 0:1], coords[..., 1:2]
+        in_view = tf.cast((x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1), in_front.dtype)
+        valid = in_view * in_front
+        # Points out of view stay usable: a later iterate may bring them in.
+        self.visible = tf.stop_gradient(visible_mask(coords, src_inv_depth, valid) + (1.0 - valid))
 
     def in_view_fraction(self, ev: _Evaluation) -> tf.Tensor:
         """Share of the reference's pixels in view ``[B]``."""
@@ -324,6 +355,7 @@ def _solve_level(level: _Level, rotation, translation, num_iterations, damping, 
     """Damped Gauss-Newton iterations from ``(rotation, translation)`` (module docstring, steps
     3-6).  Returns a dict: the best pose, its evaluation, the scale and its cost, whether any
     iterate beat the start, iterations used, and the size of the last step tried (RMS pixels)."""
+    level.fix_visibility(rotation, translation)
     start = level.evaluate(rotation, translation)
     start_share = level.textured_share(start)
     scale = level.scale(start)
@@ -386,7 +418,9 @@ def _solve_level(level: _Level, rotation, translation, num_iterations, damping, 
                 cost=out[13], accepted=out[14], iterations=out[15], update=out[16])
 
 
-def _check_options(robust: str, photometric: str) -> None:
+def _check_options(robust: str, photometric: str, interpolation: str) -> None:
+    if interpolation not in INTERPOLATIONS:
+        raise ValueError(f"interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}")
     if robust not in ROBUST_KINDS:
         raise ValueError(f"robust must be one of {ROBUST_KINDS}, got {robust!r}")
     if photometric not in PHOTOMETRIC_KINDS:
@@ -395,10 +429,10 @@ def _check_options(robust: str, photometric: str) -> None:
 
 def solve_pose(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.Tensor,
                intrinsics: tf.Tensor, init_pose: Optional[tf.Tensor] = None, num_levels: int = 5,
-               num_iterations: int = 10, weight_hessian: bool = False, damping: float = 1e-4,
+               num_iterations: int = 10, weight_hessian: bool = True, damping: float = 1e-4,
                robust: str = DEFAULT_ROBUST, tolerance: float = 1e-3,
-               photometric: str = DEFAULT_PHOTOMETRIC
-               ) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+               photometric: str = DEFAULT_PHOTOMETRIC, interpolation: str = DEFAULT_INTERPOLATION,
+               occlusion: bool = DEFAULT_OCCLUSION) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
     """Functional form of :class:`DirectVisualOdometry`; returns ``(pose [B, 6], diagnostics)``.
 
     ``diagnostics`` (all ``[B]``): ``cost``, the robust cost at the finest level for the returned
@@ -407,9 +441,10 @@ def solve_pose(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.Ten
     identity); ``iterations``, steps tried over all levels (int32); ``update_size``, RMS pixel
     motion of the last step tried at the finest level; ``fixed_point_residual``, RMS pixel motion
     of the (undamped) step at the returned pose, ``|phi|`` of :func:`implicit_vjp`, which is exact
-    when it is 0.
+    when it is 0; and ``visible [B, H, W, 1]``, the finest level's occlusion test (1 where a point
+    is used if in view), which :func:`implicit_vjp` needs to differentiate the same objective.
     """
-    _check_options(robust, photometric)
+    _check_options(robust, photometric, interpolation)
     with tf.name_scope("direct_visual_odometry"):
         # float32 normally; float64 works too (used by the finite-difference gradient tests).
         ref_image = tf.convert_to_tensor(ref_image)
@@ -446,7 +481,8 @@ def solve_pose(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.Ten
             with tf.name_scope(f"level_{index}"):
                 level = _Level(refs[index], srcs[index], inv_depths[index],
                                geometry.pyramid_intrinsics(intrinsics, index), weight_hessian,
-                               robust if index < ROBUST_LEVELS else "none", photometric)
+                               robust if index < ROBUST_LEVELS else "none", photometric, interpolation,
+                               occlusion and index < ROBUST_LEVELS)
                 result = _solve_level(level, rotation, translation, num_iterations, damping, tolerance)
                 rotation, translation = result["rotation"], result["translation"]
                 improved = improved | result["accepted"]
@@ -463,14 +499,16 @@ def solve_pose(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.Ten
                        "fallback": tf.logical_not(improved),
                        "iterations": iterations,
                        "update_size": result["update"],
-                       "fixed_point_residual": tf.stop_gradient(level.motion(final_step))}
+                       "fixed_point_residual": tf.stop_gradient(level.motion(final_step)),
+                       "visible": (tf.ones_like(ref_inv_depth) if level.visible is None else level.visible)}
         return pose, diagnostics
 
 
 def implicit_vjp(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.Tensor, intrinsics: tf.Tensor,
-                 pose: tf.Tensor, upstream: tf.Tensor, weight_hessian: bool = False, damping: float = 1e-4,
+                 pose: tf.Tensor, upstream: tf.Tensor, weight_hessian: bool = True, damping: float = 1e-4,
                  regularization: float = 1e-4, robust: str = DEFAULT_ROBUST,
-                 photometric: str = DEFAULT_PHOTOMETRIC) -> tf.Tensor:
+                 photometric: str = DEFAULT_PHOTOMETRIC, interpolation: str = DEFAULT_INTERPOLATION,
+                 occlusion: bool = DEFAULT_OCCLUSION, visible: Optional[tf.Tensor] = None) -> tf.Tensor:
     """``dL/d ref_inv_depth`` from ``upstream = dL/d pose`` at the solution ``pose [B, 6]`` (finest
     level), by the implicit function theorem instead of back-propagating through every iteration.
 
@@ -488,9 +526,11 @@ def implicit_vjp(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.T
     6x6 solve is Tikhonov-regularised (``(A A^T + mu I) w = A P^T upstream``) so a degenerate ``A``
     (texture-less input) gives a small gradient, never a huge one.  Exact when the solve has
     converged (``diagnostics["fixed_point_residual"]`` of :func:`solve_pose` is then 0); coarse
-    levels and ``init_pose`` do not move a fixed point, so they get no gradient.
+    levels and ``init_pose`` do not move a fixed point, so they get no gradient.  ``visible``: the
+    forward solve's ``diagnostics["visible"]`` (with ``occlusion``; tested at the returned pose
+    when omitted, which differs slightly from the objective the solve minimised).
     """
-    _check_options(robust, photometric)
+    _check_options(robust, photometric, interpolation)
     dtype = pose.dtype
     batch = tf.shape(pose)[0]
     rotation0 = geometry.so3_exp(pose[:, 3:])
@@ -511,7 +551,12 @@ def implicit_vjp(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.T
     p_matrix = pose_tape.batch_jacobian(moved, eps, experimental_use_pfor=False)  # [B, 6, 6]
     with tf.GradientTape(persistent=True) as tape:
         tape.watch([eps, ref_inv_depth])
-        level = _Level(ref_image, src_image, ref_inv_depth, intrinsics, weight_hessian, robust, photometric)
+        level = _Level(ref_image, src_image, ref_inv_depth, intrinsics, weight_hessian, robust, photometric,
+                       interpolation, occlusion)
+        if visible is None:
+            level.fix_visibility(rotation0, translation0)
+        elif occlusion:
+            level.visible = tf.stop_gradient(tf.cast(visible, dtype))
         evaluation = level.evaluate(*perturbed(eps))
         step = level.step(evaluation, level.scale(evaluation), damping)
     a_matrix = tape.batch_jacobian(step, eps, experimental_use_pfor=False)  # [B, 6, 6]
@@ -526,6 +571,7 @@ def implicit_vjp(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.T
 
 # Order of the diagnostics in the compiled forward's flat outputs.
 _DIAGNOSTICS = ("cost", "in_view_fraction", "fallback", "iterations", "update_size", "fixed_point_residual")
+# ... followed by the finest level's visibility map [B, H, W, 1] (for the implicit gradient).
 
 
 class DirectVisualOdometry(keras.layers.Layer):
@@ -536,15 +582,21 @@ class DirectVisualOdometry(keras.layers.Layer):
       num_levels: pyramid levels, coarse to fine (paper: 5 from identity, 1 when a Pose-CNN
         provides ``init_pose``).
       num_iterations: Gauss-Newton updates per level (authors' code: 10).
-      weight_hessian: re-weight ``H`` by the in-view mask each iteration (exact Gauss-Newton);
-        ``False`` follows the authors' code.
+      weight_hessian: re-weight ``H`` by each iteration's row weights (mask, texture, robust
+        weight: exact Gauss-Newton; default); ``False`` follows the authors' code (``H`` of all rows,
+        once per level), whose steps fall short when part of the image leaves the view.
       damping: the smallest (and first) Levenberg-Marquardt ``lambda`` on the Jacobi-scaled
         6x6 system.
-      robust: ``"huber"`` (default), ``"student_t"`` or ``"none"`` (the paper's L2): the penalty
+      robust: ``"student_t"`` (default), ``"huber"`` or ``"none"`` (the paper's L2): the penalty
         of the photometric residuals, by iteratively re-weighted least squares (module docstring).
       photometric: ``"gain"`` (default): before each comparison the warped source is scaled, per
         colour channel, to the in-view mean of the reference (an exposure change between frames
         is then not mistaken for motion); ``"none"``: raw intensities, as the paper.
+      interpolation: how the source image is sampled at the warped points: ``"bicubic"``
+        (default; Catmull-Rom, whose slope at pixel centres is the central difference the Jacobian
+        uses) or ``"bilinear"`` (the paper's).
+      occlusion: drop the rows of reference points that land behind a nearer point in the source
+        view (:mod:`ddvo_tf.occlusion`; default True); False compares them too, as the paper.
       tolerance: an element stops iterating at a level once a step moves its pixels by less than
         this RMS distance (pixels of that level).
       jit_compile: run the solve (and its gradient) as one XLA cluster.  On the 2-core CPU this
@@ -554,10 +606,11 @@ class DirectVisualOdometry(keras.layers.Layer):
         every level and iteration, as the authors' code does (about 4x the forward's cost).
     """
 
-    def __init__(self, num_levels: int = 5, num_iterations: int = 10, weight_hessian: bool = False,
+    def __init__(self, num_levels: int = 5, num_iterations: int = 10, weight_hessian: bool = True,
                  damping: float = 1e-4, jit_compile: bool = True, gradient: str = "implicit",
                  robust: str = DEFAULT_ROBUST, tolerance: float = 1e-3,
-                 photometric: str = DEFAULT_PHOTOMETRIC, **kwargs):
+                 photometric: str = DEFAULT_PHOTOMETRIC, interpolation: str = DEFAULT_INTERPOLATION,
+                 occlusion: bool = DEFAULT_OCCLUSION, **kwargs):
         # The solve always runs in float32, also under a mixed-precision policy (a 6x6 normal
         # equation over ~10^5 rows is not safe in float16).
         kwargs["dtype"] = "float32"
@@ -570,8 +623,10 @@ class DirectVisualOdometry(keras.layers.Layer):
         self.num_iterations = num_iterations
         self.weight_hessian = weight_hessian
         self.damping = damping
-        _check_options(robust, photometric)
+        _check_options(robust, photometric, interpolation)
         self.robust = robust
+        self.interpolation = interpolation
+        self.occlusion = occlusion
         self.photometric = photometric
         self.tolerance = tolerance
         if gradient not in ("implicit", "unrolled"):
@@ -587,12 +642,13 @@ class DirectVisualOdometry(keras.layers.Layer):
         return solve_pose(ref_image, src_image, ref_inv_depth, intrinsics, init_pose,
                           num_levels=self.num_levels, num_iterations=self.num_iterations,
                           weight_hessian=self.weight_hessian, damping=self.damping,
-                          robust=self.robust, tolerance=self.tolerance, photometric=self.photometric)
+                          robust=self.robust, tolerance=self.tolerance, photometric=self.photometric,
+                          interpolation=self.interpolation, occlusion=self.occlusion)
 
     def _forward(self, ref_image, src_image, ref_inv_depth, intrinsics, init_pose):
         # Flat float outputs: what tf.custom_gradient and the XLA boundary accept.
         pose, info = self._solve_pose(ref_image, src_image, ref_inv_depth, intrinsics, init_pose)
-        return (pose,) + tuple(tf.cast(info[name], pose.dtype) for name in _DIAGNOSTICS)
+        return (pose,) + tuple(tf.cast(info[name], pose.dtype) for name in _DIAGNOSTICS) + (info["visible"],)
 
     def _vjp(self, ref_image, src_image, ref_inv_depth, intrinsics, init_pose, upstream):
         with tf.GradientTape() as tape:
@@ -600,10 +656,11 @@ class DirectVisualOdometry(keras.layers.Layer):
             pose = self._forward(ref_image, src_image, ref_inv_depth, intrinsics, init_pose)[0]
         return tape.gradient(pose, [ref_inv_depth, init_pose], output_gradients=upstream)
 
-    def _implicit_vjp(self, ref_image, src_image, ref_inv_depth, intrinsics, pose, fallback, upstream):
+    def _implicit_vjp(self, ref_image, src_image, ref_inv_depth, intrinsics, pose, fallback, visible, upstream):
         grad_depth = implicit_vjp(ref_image, src_image, ref_inv_depth, intrinsics, pose, upstream,
                                   self.weight_hessian, self.damping, robust=self.robust,
-                                  photometric=self.photometric)
+                                  photometric=self.photometric, interpolation=self.interpolation,
+                                  occlusion=self.occlusion, visible=visible)
         # Where nothing improved on init_pose the output *is* init_pose.
         fell_back = fallback[:, None] > 0.5
         grad_depth = tf.where(fell_back[:, :, None, None], tf.zeros_like(grad_depth), grad_depth)
@@ -623,8 +680,9 @@ class DirectVisualOdometry(keras.layers.Layer):
             def grad(upstream_pose, *unused_upstream):
                 if self.gradient == "implicit":
                     fallback = outputs[1 + _DIAGNOSTICS.index("fallback")]
+                    visible = outputs[-1]
                     return self._compiled_implicit_vjp(ref_image, src_image, inv_depth, intrinsics,
-                                                       outputs[0], fallback, upstream_pose)
+                                                       outputs[0], fallback, visible, upstream_pose)
                 return self._compiled_vjp(ref_image, src_image, inv_depth, intrinsics, init,
                                           upstream_pose)
 
@@ -649,7 +707,7 @@ class DirectVisualOdometry(keras.layers.Layer):
             init_pose = tf.zeros([tf.shape(ref_image)[0], 6], tf.float32)
         pose, *info = self._solve_compiled(
             ref_image, src_image, ref_inv_depth, intrinsics, tf.cast(init_pose, tf.float32))
-        info = {name: tf.stop_gradient(value) for name, value in zip(_DIAGNOSTICS, info)}
+        info = {name: tf.stop_gradient(value) for name, value in zip(_DIAGNOSTICS + ("visible",), info)}
         info["fallback"] = info["fallback"] > 0.5
         info["iterations"] = tf.cast(tf.round(info["iterations"]), tf.int32)
         return pose, info
@@ -666,6 +724,6 @@ class DirectVisualOdometry(keras.layers.Layer):
         config.update(num_levels=self.num_levels, num_iterations=self.num_iterations,
                       weight_hessian=self.weight_hessian, damping=self.damping,
                       jit_compile=self.jit_compile, gradient=self.gradient, robust=self.robust,
-                      photometric=self.photometric,
-                      tolerance=self.tolerance)
+                      photometric=self.photometric, interpolation=self.interpolation,
+                      occlusion=self.occlusion, tolerance=self.tolerance)
         return config

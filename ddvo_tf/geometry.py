@@ -167,13 +167,14 @@ def project(points: tf.Tensor, intrinsics: tf.Tensor, min_depth: float = 1e-6
 
 
 def transform_pixels(inv_depth: tf.Tensor, rotation: tf.Tensor, translation: tf.Tensor,
-                     intrinsics: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+                     intrinsics: tf.Tensor, with_inv_depth: bool = False) -> tuple[tf.Tensor, ...]:
     """Eq. 9-10 in pixel units: ``x' = < K R K^-1 x + d K t >`` for every reference pixel ``x``.
 
     ``inv_depth [B, H, W, 1]``, ``rotation [B, 3, 3]``, ``translation [B, 3]``, ``intrinsics
     [B, 3, 3]``.  Folding ``K R K^-1`` into one 3x3 matrix makes the per-pixel work a handful of
     multiply-adds.  Returns source pixel coordinates ``[B, H, W, 2]`` and the in-front mask of
-    :func:`project`.
+    :func:`project`; with ``with_inv_depth`` also each point's inverse depth in the source camera
+    ``[B, H, W, 1]`` (``d / (R x~ + d t)_z``; 0 behind the camera).
     """
     with tf.name_scope("transform_pixels"):
         height, width = inv_depth.shape[1], inv_depth.shape[2]
@@ -187,7 +188,11 @@ def transform_pixels(inv_depth: tf.Tensor, rotation: tf.Tensor, translation: tf.
                   for i in range(3)]
         identity = tf.eye(3, batch_shape=[1], dtype=inv_depth.dtype)
         # ``points`` are already in pixel units; project with the identity "intrinsics".
-        return project(tf.stack(points, axis=-1), identity)
+        coords, in_front = project(tf.stack(points, axis=-1), identity)
+        if not with_inv_depth:
+            return coords, in_front
+        safe_z = tf.where(in_front[..., 0] > 0, points[2], tf.ones_like(points[2]))
+        return coords, in_front, (d / safe_z)[..., None] * in_front
 
 
 def warp_coordinates(inv_depth: tf.Tensor, pose: tf.Tensor, intrinsics: tf.Tensor

@@ -1,9 +1,10 @@
-"""bilinear_sample against a float64 numpy reference; gradients by finite differences."""
+"""bilinear_sample and bicubic_sample against float64 numpy references; gradients by finite
+differences."""
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from ddvo_tf.sampling import bilinear_sample
+from ddvo_tf.sampling import bicubic_sample, bilinear_sample
 
 
 def reference_sample(image, coords):
@@ -88,3 +89,89 @@ def test_tf_function_and_xla_agree_with_eager(jit):
 def test_bad_shapes_are_reported():
     with pytest.raises(ValueError, match="coords"):
         bilinear_sample(tf.zeros([1, 4, 4, 1]), tf.zeros([1, 4, 4, 3]))
+
+
+def reference_bicubic(image, coords):
+    """Keys' cubic convolution (a = -1/2) from its kernel, border pixels repeated, float64."""
+    def kernel(s):
+        s = np.abs(s)
+        return np.where(s <= 1, 1.5 * s ** 3 - 2.5 * s ** 2 + 1,
+                        np.where(s < 2, -0.5 * s ** 3 + 2.5 * s ** 2 - 4 * s + 2, 0.0))
+    batch, height, width, _ = image.shape
+    x, y = coords[..., 0], coords[..., 1]
+    x0, y0 = np.floor(x).astype(int), np.floor(y).astype(int)
+    b = np.arange(batch)[:, None, None]
+    out = np.zeros(coords.shape[:3] + (image.shape[-1],))
+    for dy in range(-1, 3):
+        for dx in range(-1, 3):
+            xi, yi = x0 + dx, y0 + dy
+            values = image[b, np.clip(yi, 0, height - 1), np.clip(xi, 0, width - 1)]
+            out += (kernel(x - xi) * kernel(y - yi))[..., None] * values
+    return out
+
+
+def test_bicubic_matches_numpy_reference_and_bilinear_mask():
+    rng = np.random.default_rng(4)
+    image = rng.random((2, 9, 13, 3))
+    # Inside, and up to a pixel outside (border repeated there), where the values are defined.
+    coords = np.stack([rng.uniform(-1, 13, (2, 6, 7)), rng.uniform(-1, 9, (2, 6, 7))], -1)
+    values, mask = bicubic_sample(tf.constant(image), tf.constant(coords))
+    np.testing.assert_allclose(values.numpy(), reference_bicubic(image, coords), atol=1e-12)
+    np.testing.assert_array_equal(mask.numpy(), reference_sample(image, coords)[1])
+
+
+def test_bicubic_reproduces_quadratic_intensity_and_pixels():
+    ys, xs = np.mgrid[0:10, 0:12].astype(np.float64)
+    image = (0.3 + 0.02 * xs - 0.01 * ys + 0.004 * xs * ys - 0.003 * xs ** 2 + 0.002 * ys ** 2)[None, ..., None]
+    rng = np.random.default_rng(5)
+    # Where all 16 neighbours are real pixels: 1 <= x < W - 2.
+    x, y = rng.uniform(1, 9, (1, 5, 6)), rng.uniform(1, 7, (1, 5, 6))
+    values, _ = bicubic_sample(tf.constant(image), tf.constant(np.stack([x, y], -1)))
+    exact = 0.3 + 0.02 * x - 0.01 * y + 0.004 * x * y - 0.003 * x ** 2 + 0.002 * y ** 2
+    np.testing.assert_allclose(values.numpy()[..., 0], exact, atol=1e-12)
+    grid = np.stack([xs, ys], -1)[None]
+    values, _ = bicubic_sample(tf.constant(image), tf.constant(grid))
+    np.testing.assert_allclose(values.numpy(), image, atol=1e-12)
+
+
+def test_bicubic_gradients_match_finite_differences():
+    rng = np.random.default_rng(6)
+    image = rng.random((2, 6, 7, 2))
+    coords = _coords_away_from_kinks(rng, (2, 3, 4), 7, 6)
+    theoretical, numerical = tf.test.compute_gradient(
+        lambda img, xy: bicubic_sample(img, xy)[0], [tf.constant(image), tf.constant(coords)], delta=1e-6)
+    np.testing.assert_allclose(theoretical[0], numerical[0], atol=1e-8)
+    np.testing.assert_allclose(theoretical[1], numerical[1], atol=1e-7)
+    assert np.abs(theoretical[1]).max() > 0.05
+
+
+def test_bicubic_slope_at_pixel_centres_is_the_central_difference():
+    # Why DDVO may pair bicubic warps with central-difference Jacobians.
+    rng = np.random.default_rng(7)
+    image = rng.random((1, 5, 8, 1))
+    coords = tf.constant([[[[3.0, 2.0], [5.0, 1.0]]]], tf.float64)
+    with tf.GradientTape() as tape:
+        tape.watch(coords)
+        values, _ = bicubic_sample(tf.constant(image), coords)
+    slope = tape.gradient(values, coords).numpy()[0, 0]
+    np.testing.assert_allclose(slope[0], [(image[0, 2, 4, 0] - image[0, 2, 2, 0]) / 2,
+                                          (image[0, 3, 3, 0] - image[0, 1, 3, 0]) / 2], atol=1e-12)
+    np.testing.assert_allclose(slope[1], [(image[0, 1, 6, 0] - image[0, 1, 4, 0]) / 2,
+                                          (image[0, 2, 5, 0] - image[0, 0, 5, 0]) / 2], atol=1e-12)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_bicubic_tf_function_and_xla_agree_with_eager(jit):
+    rng = np.random.default_rng(8)
+    image = tf.constant(rng.random((2, 8, 10, 3)), tf.float32)
+    coords = tf.constant(rng.uniform(-2, 11, (2, 4, 5, 2)), tf.float32)
+    got, got_mask = tf.function(bicubic_sample, jit_compile=jit)(image, coords)
+    want, want_mask = bicubic_sample(image, coords)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-6)
+    np.testing.assert_array_equal(got_mask.numpy(), want_mask.numpy())
+
+
+def test_unknown_interpolation_is_refused():
+    from ddvo_tf.sampling import neighbourhoods
+    with pytest.raises(ValueError, match="interpolation"):
+        neighbourhoods(tf.zeros([1, 4, 4, 1]), "nearest")
