@@ -1,7 +1,7 @@
 """DDVO accuracy on poses with known answers: the robust objectives against the paper's L2.
 
     python -m bench.bench_ddvo_accuracy [--robust=none,huber,student_t] [--pairs=12]
-                                        [--interpolation=bilinear,bicubic] [--weight_hessian]
+                                        [--interpolation=bilinear,bicubic] [--noweight_hessian]
                                         [--hybrid_levels=1,2,3] [--output=...]
 
 Three blocks of rows (cases in :mod:`bench.ddvo_cases`):
@@ -35,7 +35,8 @@ flags.DEFINE_list("robust", ["none", "huber", "student_t"], "robust objectives t
 flags.DEFINE_integer("pairs", 12, "rendered street pairs")
 flags.DEFINE_integer("iterations", 10, "iterations per pyramid level")
 flags.DEFINE_list("interpolation", ["bicubic"], "source-image interpolations to compare")
-flags.DEFINE_boolean("weight_hessian", False, "re-weight the Gauss-Newton Hessian every iteration")
+flags.DEFINE_boolean("weight_hessian", True, "re-weight the Gauss-Newton Hessian every iteration (the "
+                     "layer's default); --noweight_hessian: the authors' fixed Hessian")
 flags.DEFINE_list("hybrid_levels", ["1", "2", "3"], "pyramid levels of the hybrid refinement")
 flags.DEFINE_string("output", "bench/results/ddvo_accuracy.json", "JSON output path")
 

@@ -55,6 +55,9 @@ class TrainConfig:
     ddvo_gradient: str = "implicit"        # or "unrolled" (through every iteration, as the authors)
     ddvo_robust: str = "student_t"         # DDVO's penalty: student_t, huber or none (the paper's L2)
     ddvo_photometric: str = "gain"         # DDVO matches exposure by a per-channel gain, or "none"
+    ddvo_interpolation: str = "bicubic"    # DDVO's warp of the source: bicubic or bilinear (paper)
+    ddvo_occlusion: bool = True            # DDVO drops points hidden behind nearer ones (paper: no)
+    ddvo_weight_hessian: bool = True       # DDVO re-weights H every iteration (authors: fixed H)
     augment: bool = True
     seed: int = 0
     jit_compile: bool = False              # XLA for the loss and gradients (DDVO is compiled anyway)
@@ -80,7 +83,8 @@ class TrainConfig:
                               ("depth_head_init", ("zeros", "glorot")),
                               ("depth_padding", ("zeros", "symmetric")),
                               ("ddvo_robust", ("student_t", "huber", "none")),
-                              ("ddvo_photometric", ("gain", "none"))):
+                              ("ddvo_photometric", ("gain", "none")),
+                              ("ddvo_interpolation", ("bicubic", "bilinear"))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if self.keep_checkpoints < 1:

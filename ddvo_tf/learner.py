@@ -58,7 +58,10 @@ class DepthLearner(keras.Model):
         self.dvo = (DirectVisualOdometry(num_levels=config.num_ddvo_levels,
                                          num_iterations=config.ddvo_iterations,
                                          gradient=config.ddvo_gradient, robust=config.ddvo_robust,
-                                         photometric=config.ddvo_photometric)
+                                         photometric=config.ddvo_photometric,
+                                         interpolation=config.ddvo_interpolation,
+                                         occlusion=config.ddvo_occlusion,
+                                         weight_hessian=config.ddvo_weight_hessian)
                     if config.uses_ddvo else None)
 
     def call(self, frames, training=False):

@@ -70,6 +70,13 @@ flags.DEFINE_enum("ddvo_robust", "student_t", ["student_t", "huber", "none"],
                   "Gauss-Newton) or none, the paper's plain least squares.")
 flags.DEFINE_enum("ddvo_photometric", "gain", ["gain", "none"],
                   "DDVO matches the source's exposure to the reference by a per-channel gain, or not.")
+flags.DEFINE_enum("ddvo_interpolation", "bicubic", ["bicubic", "bilinear"],
+                  "How DDVO samples the source image at the warped points (bilinear: the paper's).")
+flags.DEFINE_bool("ddvo_occlusion", True, "DDVO drops reference points hidden behind nearer ones in the "
+                  "source view (z-buffer at the two finest levels); --noddvo_occlusion compares them too, "
+                  "as the paper.")
+flags.DEFINE_bool("ddvo_weight_hessian", True, "DDVO re-weights its Gauss-Newton Hessian every iteration; "
+                  "--noddvo_weight_hessian keeps the authors' fixed one.")
 flags.DEFINE_bool("augment", True, "Scale-and-crop, flip and colour augmentation.")
 flags.DEFINE_integer("seed", 0, "Seed of data order and augmentation.")
 flags.DEFINE_enum("jit_compile", "auto", ["auto", "on", "off"],
@@ -128,7 +135,7 @@ def config_from_flags(resolve_devices: bool = True) -> TrainConfig:
         "smoothness_weight", "height", "width", "init_checkpoint", "normalized_mean", "width_multiplier",
         "normalize_scope", "smoothness_maps", "depth_head_init", "depth_padding", "scale_anchor", "scale_anchor_weight",
         "pretrain_epochs", "pretrain_steps", "ddvo_levels", "ddvo_iterations", "ddvo_gradient", "ddvo_robust",
-        "ddvo_photometric", "augment", "seed",
+        "ddvo_photometric", "ddvo_interpolation", "ddvo_occlusion", "ddvo_weight_hessian", "augment", "seed",
         "strategy", "summary_every", "image_every", "checkpoint_every", "keep_checkpoints")}
     values["normalize"] = {"auto": None, "on": True, "off": False}[FLAGS.normalize]
     values["jit_compile"] = FLAGS.jit_compile == "on"

@@ -75,13 +75,14 @@ def test_gradients_match_finite_differences():
 
 
 @pytest.mark.parametrize("jit", [False, True])
-def test_tf_function_and_xla_agree_with_eager(jit):
+@pytest.mark.parametrize("sample", [bilinear_sample, bicubic_sample])
+def test_tf_function_and_xla_agree_with_eager(jit, sample):
     rng = np.random.default_rng(3)
     image = tf.constant(rng.random((2, 8, 10, 3)), tf.float32)
     coords = tf.constant(rng.uniform(-2, 11, (2, 4, 5, 2)), tf.float32)
-    compiled = tf.function(bilinear_sample, jit_compile=jit)
+    compiled = tf.function(sample, jit_compile=jit)
     got, got_mask = compiled(image, coords)
-    want, want_mask = bilinear_sample(image, coords)
+    want, want_mask = sample(image, coords)
     np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-6)
     np.testing.assert_array_equal(got_mask.numpy(), want_mask.numpy())
 
@@ -158,17 +159,6 @@ def test_bicubic_slope_at_pixel_centres_is_the_central_difference():
                                           (image[0, 3, 3, 0] - image[0, 1, 3, 0]) / 2], atol=1e-12)
     np.testing.assert_allclose(slope[1], [(image[0, 1, 6, 0] - image[0, 1, 4, 0]) / 2,
                                           (image[0, 2, 5, 0] - image[0, 0, 5, 0]) / 2], atol=1e-12)
-
-
-@pytest.mark.parametrize("jit", [False, True])
-def test_bicubic_tf_function_and_xla_agree_with_eager(jit):
-    rng = np.random.default_rng(8)
-    image = tf.constant(rng.random((2, 8, 10, 3)), tf.float32)
-    coords = tf.constant(rng.uniform(-2, 11, (2, 4, 5, 2)), tf.float32)
-    got, got_mask = tf.function(bicubic_sample, jit_compile=jit)(image, coords)
-    want, want_mask = bicubic_sample(image, coords)
-    np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-6)
-    np.testing.assert_array_equal(got_mask.numpy(), want_mask.numpy())
 
 
 def test_unknown_interpolation_is_refused():
