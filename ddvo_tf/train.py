@@ -70,13 +70,14 @@ flags.DEFINE_enum("ddvo_robust", "student_t", ["student_t", "huber", "none"],
                   "Gauss-Newton) or none, the paper's plain least squares.")
 flags.DEFINE_enum("ddvo_photometric", "gain", ["gain", "none"],
                   "DDVO matches the source's exposure to the reference by a per-channel gain, or not.")
-flags.DEFINE_enum("ddvo_interpolation", "bicubic", ["bicubic", "bilinear"],
-                  "How DDVO samples the source image at the warped points (bilinear: the paper's).")
-flags.DEFINE_bool("ddvo_occlusion", True, "DDVO drops reference points hidden behind nearer ones in the "
-                  "source view (z-buffer at the two finest levels); --noddvo_occlusion compares them too, "
-                  "as the paper.")
-flags.DEFINE_bool("ddvo_weight_hessian", True, "DDVO re-weights its Gauss-Newton Hessian every iteration; "
-                  "--noddvo_weight_hessian keeps the authors' fixed one.")
+flags.DEFINE_enum("ddvo_interpolation", "bilinear", ["bilinear", "bicubic"],
+                  "How DDVO samples the source image at the warped points: bilinear (the paper's) or "
+                  "bicubic (more accurate poses; not yet shown to train better, BUILD_NOTES.md).")
+flags.DEFINE_bool("ddvo_occlusion", False, "DDVO drops reference points hidden behind nearer ones in the "
+                  "source view (z-buffer at the two finest levels; more accurate poses, not yet shown to "
+                  "train better).")
+flags.DEFINE_bool("ddvo_weight_hessian", False, "DDVO re-weights its Gauss-Newton Hessian every iteration "
+                  "(exact Gauss-Newton); off keeps the authors' fixed one.")
 flags.DEFINE_bool("augment", True, "Scale-and-crop, flip and colour augmentation.")
 flags.DEFINE_integer("seed", 0, "Seed of data order and augmentation.")
 flags.DEFINE_enum("jit_compile", "auto", ["auto", "on", "off"],
