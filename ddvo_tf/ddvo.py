@@ -27,7 +27,8 @@ Algorithm, per pyramid level (coarsest first; 2x2 average pooling, :func:`geomet
    of the reference (an exposure change is not motion).
 4. ``delta = (S H S + lambda I)^-1 S J^T W (I'_p - I)`` (``H = J^T W J`` each iteration with
    ``weight_hessian=True``, the default; ``J^T T J`` of the level otherwise, as the authors' code:
-   same fixed point, but from a Pose-CNN start its steps are too short to converge in 10 iterations), ``S = diag(H)^-1/2``: Levenberg-Marquardt damping in Marquardt's scaling.  The
+   same fixed point, but from a Pose-CNN start its steps are too short to converge in 10
+   iterations), ``S = diag(H)^-1/2``: Levenberg-Marquardt damping in Marquardt's scaling.  The
    inverse-compositional update is ``T(p) <- T(p) T(delta)^-1``, Eq. 13-14 with the paper's
    ``dp = -delta`` (Eq. 14's "left multiplication" is written for the pose of the paper's code; in
    ours, reference -> source, the same update is the right product).
@@ -90,7 +91,8 @@ _LM_REJECT_FLOOR = 0.1
 # like an outlier, and down-weighting the large residuals of near, peripheral pixels (which carry
 # the forward motion) leaves the pose to the far field and stalls (measured in BUILD_NOTES.md,
 # "DDVO objective").  So they apply only at the ROBUST_LEVELS finest pyramid levels, and there
-# only to an element once a step has moved its pixels by less than ROBUST_NEAR_PX.
+# only to an element once a step has moved its pixels by less than ROBUST_NEAR_PX.  The occlusion
+# test is for the same finest levels (at coarse ones, from a still-wrong pose, it hides good rows).
 ROBUST_LEVELS = 2
 ROBUST_NEAR_PX = 0.5
 PHOTOMETRIC_KINDS = ("none", "gain")
