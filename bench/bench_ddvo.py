@@ -20,6 +20,7 @@ import tensorflow as tf
 from absl import app, flags
 
 from bench.common import machine_info, peak_rss_mib, print_table, time_call, write_json
+from ddvo_tf.config import TrainConfig
 from ddvo_tf.ddvo import DirectVisualOdometry
 from pipelines import street_scene
 
@@ -32,7 +33,11 @@ flags.DEFINE_list("modes", ["eager", "function", "xla"], "execution modes: eager
                   "function (tf.function graph), xla (the layer's jit_compile=True, its default)")
 flags.DEFINE_integer("iterations", 10, "Gauss-Newton iterations per level")
 flags.DEFINE_integer("repeats", 5, "timed calls per row (after the first)")
-flags.DEFINE_bool("weight_hessian", False, "DirectVisualOdometry(weight_hessian=...)")
+flags.DEFINE_bool("weight_hessian", TrainConfig.ddvo_weight_hessian, "DirectVisualOdometry(weight_hessian=...); "
+                  "default: training's (the DDVO share of a step is measured with training's options)")
+flags.DEFINE_enum("interpolation", TrainConfig.ddvo_interpolation, ["bilinear", "bicubic"],
+                  "DirectVisualOdometry(interpolation=...); default: training's")
+flags.DEFINE_bool("occlusion", TrainConfig.ddvo_occlusion, "DirectVisualOdometry(occlusion=...); default: training's")
 flags.DEFINE_string("output", "bench/results/ddvo.json", "JSON output path")
 
 
@@ -63,6 +68,9 @@ def main(argv):
                 # tf.function, as in a training step.
                 layer = DirectVisualOdometry(num_levels=levels, num_iterations=FLAGS.iterations,
                                              weight_hessian=FLAGS.weight_hessian,
+                                             interpolation=FLAGS.interpolation, occlusion=FLAGS.occlusion,
+                                             robust=TrainConfig.ddvo_robust,
+                                             photometric=TrainConfig.ddvo_photometric,
                                              jit_compile=(mode == "xla"))
 
                 def forward():
