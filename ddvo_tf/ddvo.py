@@ -59,7 +59,7 @@ import tensorflow as tf
 
 from ddvo_tf import geometry
 from ddvo_tf.occlusion import visible_mask
-from ddvo_tf.sampling import INTERPOLATIONS, neighbourhoods, sample_neighbourhoods
+from ddvo_tf.sampling import check_interpolation, in_image, neighbourhoods, sample_neighbourhoods
 
 _ABS_EPS = 1e-8
 ROBUST_KINDS = ("none", "huber", "student_t")
@@ -286,10 +286,8 @@ class _Level:
             return
         coords, in_front, src_inv_depth = geometry.transform_pixels(
             self.inv_depth, rotation, translation, self.intrinsics, with_inv_depth=True)
-        height, width = self.ref_image.shape[1], self.ref_image.shape[2]
-        x, y = coords[..., 0:1], coords[..., 1:2]
-        in_view = tf.cast((x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1), in_front.dtype)
-        valid = in_view * in_front
+        in_view = in_image(coords, self.ref_image.shape[1], self.ref_image.shape[2])
+        valid = tf.cast(in_view, in_front.dtype)[..., None] * in_front
         # Points out of view stay usable: a later iterate may bring them in.
         self.visible = tf.stop_gradient(visible_mask(coords, src_inv_depth, valid) + (1.0 - valid))
 
@@ -421,8 +419,7 @@ def _solve_level(level: _Level, rotation, translation, num_iterations, damping, 
 
 
 def _check_options(robust: str, photometric: str, interpolation: str) -> None:
-    if interpolation not in INTERPOLATIONS:
-        raise ValueError(f"interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}")
+    check_interpolation(interpolation)
     if robust not in ROBUST_KINDS:
         raise ValueError(f"robust must be one of {ROBUST_KINDS}, got {robust!r}")
     if photometric not in PHOTOMETRIC_KINDS:

@@ -17,6 +17,20 @@ import tensorflow as tf
 INTERPOLATIONS = ("bilinear", "bicubic")
 
 
+def check_interpolation(interpolation: str) -> None:
+    """Raise a ``ValueError`` naming the choices unless ``interpolation`` is one of them."""
+    if interpolation not in INTERPOLATIONS:
+        raise ValueError(f"interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}")
+
+
+def in_image(coords: tf.Tensor, height, width) -> tf.Tensor:
+    """``[B, H', W']`` bool: finite ``coords [B, H', W', 2]`` inside the convex hull of the pixel
+    centres of an ``height x width`` image, where every interpolation is a true one."""
+    x, y = coords[..., 0], coords[..., 1]
+    finite = tf.reduce_all(tf.math.is_finite(coords), axis=-1)
+    return finite & (x >= 0.0) & (x <= width - 1.0) & (y >= 0.0) & (y <= height - 1.0)
+
+
 def neighbourhoods(image: tf.Tensor, interpolation: str = "bilinear") -> tf.Tensor:
     """The 2x2 neighbourhood of every pixel of ``image [B, H, W, C]`` zero-padded by one pixel
     left/top and two right/bottom: ``[B, H + 2, W + 2, 4C]``, channels ordered
@@ -29,8 +43,7 @@ def neighbourhoods(image: tf.Tensor, interpolation: str = "bilinear") -> tf.Tens
     ``interpolation="bicubic"``: the 4x4 neighbourhood (rows, then columns, from one above/left of
     the 2x2 one), ``[B, H + 2, W + 2, 16C]``, the image extended by repeating its border pixels.
     """
-    if interpolation not in INTERPOLATIONS:
-        raise ValueError(f"interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}")
+    check_interpolation(interpolation)
     if interpolation == "bilinear":
         padded = tf.pad(image, [[0, 0], [1, 2], [1, 2], [0, 0]])
         taps = 2
@@ -60,8 +73,7 @@ def sample_neighbourhoods(stacked: tf.Tensor, coords: tf.Tensor, interpolation: 
     """:func:`bilinear_sample` (or its bicubic counterpart) on the output of :func:`neighbourhoods`
     made with the same ``interpolation`` (same return values)."""
     with tf.name_scope("sample"):
-        if interpolation not in INTERPOLATIONS:
-            raise ValueError(f"interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}")
+        check_interpolation(interpolation)
         coords = tf.convert_to_tensor(coords, dtype=stacked.dtype)
         if stacked.shape.rank != 4 or coords.shape.rank != 4 or coords.shape[-1] != 2:
             raise ValueError(f"expected image [B,H,W,C] and coords [B,H',W',2], "
@@ -73,10 +85,10 @@ def sample_neighbourhoods(stacked: tf.Tensor, coords: tf.Tensor, interpolation: 
         width = tf.cast(stacked_width - 2, stacked.dtype)
         channels = stacked.shape[-1] // taps ** 2
 
+        in_view = in_image(coords, height, width)
         finite = tf.reduce_all(tf.math.is_finite(coords), axis=-1)
         coords = tf.where(finite[..., None], coords, tf.fill(tf.shape(coords), tf.constant(-2.0, stacked.dtype)))
         x, y = coords[..., 0], coords[..., 1]
-        in_view = finite & (x >= 0.0) & (x <= width - 1.0) & (y >= 0.0) & (y <= height - 1.0)
         # Points beyond one pixel outside the image read only padding; clamping them there
         # keeps floor() and the index exact.  Shift by one for the top/left padding.
         x = tf.clip_by_value(x, -1.0, width) + 1.0
