@@ -444,3 +444,20 @@ def test_the_carried_cost_is_the_cost_of_the_returned_pose(street_pair, robust):
                                level.cost(_Evaluation(result["evaluation"].residual, result["evaluation"].mask),
                                           result["scale"]).numpy(), rtol=1e-12)
     assert np.all(result["accepted"].numpy()) and np.all(result["iterations"].numpy() >= 2)
+
+
+def test_the_occlusion_test_hides_the_band_behind_the_motorcycle_and_only_when_asked():
+    # Quarter-size Motorcycle from the true pose: the left view's points that the right view sees
+    # behind nearer ones (a numpy z-buffer on the ground truth: ~12 %; measured here 21 %, the block
+    # averaging mixing depths at edges) are the rows the finest level drops; without the option,
+    # none are.
+    from bench import ddvo_cases
+    case = ddvo_cases.motorcycle(4)
+    inputs = [tf.constant(x[None]) for x in (case.ref, case.src, case.inv_depth, case.intrinsics)]
+    init = tf.constant(case.pose[None], tf.float32)
+    hidden = {}
+    for occlusion in (True, False):
+        _, info = solve_pose(*inputs, init_pose=init, num_levels=2, num_iterations=3, occlusion=occlusion)
+        hidden[occlusion] = 1.0 - float(tf.reduce_mean(info["visible"]))
+    assert 0.05 < hidden[True] < 0.3, hidden
+    assert hidden[False] == 0.0
