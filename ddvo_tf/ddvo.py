@@ -26,9 +26,9 @@ Algorithm, per pyramid level (coarsest first; 2x2 average pooling, :func:`geomet
    With ``photometric="gain"`` the warped source is first scaled per channel to the in-view mean
    of the reference (an exposure change is not motion).
 4. ``delta = (S H S + lambda I)^-1 S J^T W (I'_p - I)`` (``H = J^T W J`` each iteration with
-   ``weight_hessian=True``, the default; ``J^T T J`` of the level otherwise, as the authors' code:
-   same fixed point, but from a Pose-CNN start its steps are too short to converge in 10
-   iterations), ``S = diag(H)^-1/2``: Levenberg-Marquardt damping in Marquardt's scaling.  The
+   ``weight_hessian=True``, the default, from every 4th row on large levels; ``J^T T J`` of the
+   level otherwise, as the authors' code: same fixed point, but from a Pose-CNN start its steps
+   are too short to converge in 10 iterations), ``S = diag(H)^-1/2``: Levenberg-Marquardt damping in Marquardt's scaling.  The
    inverse-compositional update is ``T(p) <- T(p) T(delta)^-1``, Eq. 13-14 with the paper's
    ``dp = -delta`` (Eq. 14's "left multiplication" is written for the pose of the paper's code; in
    ours, reference -> source, the same update is the right product).
@@ -41,7 +41,9 @@ Algorithm, per pyramid level (coarsest first; 2x2 average pooling, :func:`geomet
 6. Convergence, per batch element: a step that moves the level's pixels by less than
    ``tolerance`` (RMS, in pixels) ends that element's iterations; the others go on, inside a
    ``tf.while_loop`` of at most ``num_iterations`` steps (static shapes, masked updates, so XLA
-   compiles one small graph and batch elements stay independent).  A level whose iterates never
+   compiles one small graph and batch elements stay independent).  The budget may differ per
+   level: coarse iterations are cheap (a 16th of the pixels per level up) and decide the basin,
+   the finest level's are most of the cost.  A level whose iterates never
    beat its start returns the start pose unchanged, so texture-less or fully out-of-view inputs
    fall back to the initial pose (``diagnostics["fallback"]``).
 
@@ -52,7 +54,8 @@ constants.  Batch elements are solved independently.
 """
 from __future__ import annotations
 
-from typing import Optional
+import numbers
+from typing import Optional, Sequence, Union
 
 import keras
 import tensorflow as tf
@@ -84,6 +87,10 @@ _MEDIAN_BISECTIONS = 18
 # the colour channels) estimates it within ~1 % for a quarter of the bisection work (the median
 # was ~15 % of a robust finest-level solve, BUILD_NOTES.md "DDVO objective").
 _MEDIAN_STRIDE = 4
+# The re-weighted Hessian from every 4th row on levels of >= 2^15 rows (the two finest at
+# 128x416), where its per-iteration product is a large part of an iteration's cost.
+_HESSIAN_STRIDE = 4
+_HESSIAN_STRIDE_ROWS = 2 ** 15
 # Levenberg-Marquardt: after a rejected step lambda grows 10x, at least to 0.1 (below that, the
 # Jacobi-scaled step is barely shorter); an element whose lambda passes 1e6 has stalled.
 _LM_REJECT_FLOOR = 0.1
@@ -101,6 +108,25 @@ PHOTOMETRIC_KINDS = ("none", "gain")
 _GAIN_MIN, _GAIN_MAX = 0.5, 2.0
 _MEAN_EPS = 1e-3
 _LM_MAX = 1e6
+
+Iterations = Union[int, Sequence[int]]
+
+
+def level_iterations(num_iterations: Iterations, num_levels: int) -> tuple[int, ...]:
+    """Gauss-Newton iterations of each pyramid level, finest first: ``num_iterations`` is one
+    number for every level, or a list, finest level first, whose first ``num_levels`` entries are
+    used (so one list serves the 5-level ``ddvo`` and 3-level ``hybrid`` settings)."""
+    if isinstance(num_iterations, numbers.Integral):
+        counts = (int(num_iterations),) * num_levels
+    else:
+        counts = tuple(int(n) for n in num_iterations)
+        if len(counts) < num_levels:
+            raise ValueError(f"num_iterations {list(counts)} gives {len(counts)} pyramid levels "
+                             f"(finest first), {num_levels} needed")
+        counts = counts[:num_levels]
+    if min(counts) < 0:
+        raise ValueError(f"num_iterations must be >= 0, got {num_iterations}")
+    return counts
 
 
 def image_gradients(image: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -248,6 +274,7 @@ class _Level:
         # Rows stacked over pixels and colour channels: [B, H*W*C, 6].
         jacobian = (grad_x[..., None] * jac_x[:, :, :, None, :] + grad_y[..., None] * jac_y[:, :, :, None, :])
         self.jacobian = tf.reshape(jacobian, [batch, height * width * channels, 6])
+        self.hessian_stride = _HESSIAN_STRIDE if height * width * channels >= _HESSIAN_STRIDE_ROWS else 1
         if robust == "none":
             self.texture = tf.ones([batch, height * width * channels], ref_image.dtype)
         else:
@@ -326,7 +353,12 @@ class _Level:
             weight *= robust_w
         rhs = tf.einsum("bnk,bn->bk", self.jacobian, weight * ev.residual)
         if self.weight_hessian:
-            hessian = tf.matmul(self.jacobian * weight[..., None], self.jacobian, transpose_a=True)
+            # From every few rows on large levels: H only sets the step's length and direction, not
+            # where the step vanishes, so the fixed point and its implicit gradient stay those of
+            # all rows, and a quarter of the rows estimate the 21 numbers well (BUILD_NOTES.md).
+            stride = self.hessian_stride
+            jacobian = self.jacobian[:, ::stride]
+            hessian = float(stride) * tf.matmul(jacobian * weight[:, ::stride, None], jacobian, transpose_a=True)
         else:
             hessian = self.hessian
         chol, jacobi = _scaled_cholesky(hessian, damping)
@@ -428,7 +460,7 @@ def _check_options(robust: str, photometric: str, interpolation: str) -> None:
 
 def solve_pose(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.Tensor,
                intrinsics: tf.Tensor, init_pose: Optional[tf.Tensor] = None, num_levels: int = 5,
-               num_iterations: int = 10, weight_hessian: bool = True, damping: float = 1e-4,
+               num_iterations: Iterations = 10, weight_hessian: bool = True, damping: float = 1e-4,
                robust: str = DEFAULT_ROBUST, tolerance: float = 1e-3,
                photometric: str = DEFAULT_PHOTOMETRIC, interpolation: str = DEFAULT_INTERPOLATION,
                occlusion: bool = DEFAULT_OCCLUSION) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
@@ -444,6 +476,7 @@ def solve_pose(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.Ten
     is used if in view), which :func:`implicit_vjp` needs to differentiate the same objective.
     """
     _check_options(robust, photometric, interpolation)
+    iterations_per_level = level_iterations(num_iterations, num_levels)
     with tf.name_scope("direct_visual_odometry"):
         # float32 normally; float64 works too (used by the finite-difference gradient tests).
         ref_image = tf.convert_to_tensor(ref_image)
@@ -482,7 +515,8 @@ def solve_pose(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.Ten
                                geometry.pyramid_intrinsics(intrinsics, index), weight_hessian,
                                robust if index < ROBUST_LEVELS else "none", photometric, interpolation,
                                occlusion and index < ROBUST_LEVELS)
-                result = _solve_level(level, rotation, translation, num_iterations, damping, tolerance)
+                result = _solve_level(level, rotation, translation, iterations_per_level[index], damping,
+                                      tolerance)
                 rotation, translation = result["rotation"], result["translation"]
                 improved = improved | result["accepted"]
                 iterations += result["iterations"]
@@ -580,7 +614,8 @@ class DirectVisualOdometry(keras.layers.Layer):
     Args:
       num_levels: pyramid levels, coarse to fine (paper: 5 from identity, 1 when a Pose-CNN
         provides ``init_pose``).
-      num_iterations: Gauss-Newton updates per level (authors' code: 10).
+      num_iterations: Gauss-Newton updates per level (authors' code: 10), or a list of them per
+        level, finest first (:func:`level_iterations`).
       weight_hessian: re-weight ``H`` by each iteration's row weights (mask, texture, robust
         weight: exact Gauss-Newton; default); ``False`` follows the authors' code (``H`` of all rows,
         once per level), whose steps fall short when part of the image leaves the view.
@@ -605,7 +640,7 @@ class DirectVisualOdometry(keras.layers.Layer):
         every level and iteration, as the authors' code does (about 4x the forward's cost).
     """
 
-    def __init__(self, num_levels: int = 5, num_iterations: int = 10, weight_hessian: bool = True,
+    def __init__(self, num_levels: int = 5, num_iterations: Iterations = 10, weight_hessian: bool = True,
                  damping: float = 1e-4, jit_compile: bool = True, gradient: str = "implicit",
                  robust: str = DEFAULT_ROBUST, tolerance: float = 1e-3,
                  photometric: str = DEFAULT_PHOTOMETRIC, interpolation: str = DEFAULT_INTERPOLATION,
@@ -615,11 +650,12 @@ class DirectVisualOdometry(keras.layers.Layer):
         kwargs["dtype"] = "float32"
         kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
-        if num_levels < 1 or num_iterations < 0:
-            raise ValueError(f"need num_levels >= 1 and num_iterations >= 0, got {num_levels}, "
-                             f"{num_iterations}")
+        if num_levels < 1:
+            raise ValueError(f"need num_levels >= 1, got {num_levels}")
+        level_iterations(num_iterations, num_levels)   # checked here, not at the first call
         self.num_levels = num_levels
-        self.num_iterations = num_iterations
+        self.num_iterations = (int(num_iterations) if isinstance(num_iterations, numbers.Integral)
+                               else list(num_iterations))
         self.weight_hessian = weight_hessian
         self.damping = damping
         _check_options(robust, photometric, interpolation)

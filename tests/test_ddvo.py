@@ -173,11 +173,27 @@ def test_degenerate_inputs_stay_finite_and_fall_back(case):
         assert np.all(np.isinf(diagnostics["cost"].numpy()))
 
 
+def test_a_per_level_iteration_budget_runs_each_level_its_own_count(street_pair):
+    # tolerance 0: every element runs each level's full budget, so the steps tried add up to the
+    # budget's first num_levels counts (finest first); a list of equal counts is the plain count.
+    inputs = [tf.constant(x) for x in street_pair.batch([0, 1])]
+    _, info = solve_pose(*inputs, num_levels=3, num_iterations=[1, 2, 4, 99], tolerance=0.0)
+    np.testing.assert_array_equal(info["iterations"].numpy(), [7, 7])
+    same = [solve_pose(*inputs, num_levels=3, num_iterations=n)[0].numpy() for n in (3, [3, 3, 3])]
+    np.testing.assert_array_equal(same[0], same[1])
+    with pytest.raises(ValueError, match="finest first"):
+        solve_pose(*inputs, num_levels=3, num_iterations=[5, 5])
+    with pytest.raises(ValueError, match=">= 0"):
+        DirectVisualOdometry(num_levels=2, num_iterations=[3, -1])
+
+
 def test_layer_config_round_trip_and_argument_checks():
     layer = DirectVisualOdometry(num_levels=3, num_iterations=7, weight_hessian=True, jit_compile=False,
                                  name="dvo")
     clone = DirectVisualOdometry.from_config(layer.get_config())
     assert (clone.num_levels, clone.num_iterations, clone.weight_hessian, clone.jit_compile) == (3, 7, True, False)
+    budget = DirectVisualOdometry(num_levels=2, num_iterations=(4, 12, 20))
+    assert DirectVisualOdometry.from_config(budget.get_config()).num_iterations == [4, 12, 20]
     with pytest.raises(ValueError, match="too many"):
         layer(tf.zeros([1, 4, 8, 3]), tf.zeros([1, 4, 8, 3]), tf.ones([1, 4, 8, 1]), tf.eye(3, batch_shape=[1]))
     with pytest.raises(ValueError, match="height and width"):
