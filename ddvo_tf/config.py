@@ -51,16 +51,19 @@ class TrainConfig:
     pretrain_epochs: float = 10.0          # hybrid without init_checkpoint: posecnn stage length
     pretrain_steps: int | None = None
     ddvo_levels: int | None = None         # None: 5 for ddvo, 3 for hybrid (paper: 1; BUILD_NOTES.md)
-    ddvo_iterations: int = 10
+    # Gauss-Newton iterations per level, finest first (hybrid's 3 levels use the first three): the
+    # coarse levels decide the basin and are cheap, the finest is most of DDVO's cost
+    # (BUILD_NOTES.md, "DDVO objective"); one number sets every level (authors: 10).
+    ddvo_iterations: int | tuple[int, ...] = (5, 6, 10, 15, 15)
     ddvo_gradient: str = "implicit"        # or "unrolled" (through every iteration, as the authors)
     ddvo_robust: str = "student_t"         # DDVO's penalty: student_t, huber or none (the paper's L2)
     ddvo_photometric: str = "gain"         # DDVO matches exposure by a per-channel gain, or "none"
-    # The layer's pose-accuracy defaults (bicubic, occlusion test, re-weighted H) are not yet the
-    # training defaults: the one hybrid run with them trained a worse Depth-CNN than these
+    # Of the layer's pose-accuracy defaults, training takes the re-weighted H (a better hybrid
+    # Depth-CNN, an equal ddvo one); bicubic warps with the occlusion test trained a worse one
     # (BUILD_NOTES.md, "Accuracy benchmark"); opt in with the flags.
     ddvo_interpolation: str = "bilinear"   # DDVO's warp of the source: bilinear (paper) or bicubic
     ddvo_occlusion: bool = False           # DDVO drops points hidden behind nearer ones (paper: no)
-    ddvo_weight_hessian: bool = False      # DDVO re-weights H every iteration (authors: fixed H)
+    ddvo_weight_hessian: bool = True       # DDVO re-weights H every iteration (authors: fixed H)
     augment: bool = True
     seed: int = 0
     jit_compile: bool = False              # XLA for the loss and gradients (DDVO is compiled anyway)
@@ -90,6 +93,15 @@ class TrainConfig:
                               ("ddvo_interpolation", ("bicubic", "bilinear"))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if not isinstance(self.ddvo_iterations, int):   # a list (also from config.json) -> tuple
+            self.ddvo_iterations = tuple(int(n) for n in self.ddvo_iterations)
+        counts = (self.ddvo_iterations,) if isinstance(self.ddvo_iterations, int) else self.ddvo_iterations
+        if min(counts) < 0 or (self.uses_ddvo and 1 < len(counts) < self.num_ddvo_levels):
+            raise ValueError(f"--ddvo_iterations={','.join(map(str, counts))}: one count for every level, or "
+                             f"at least {self.num_ddvo_levels} counts (one per DDVO level, finest first), "
+                             f"each >= 0")
+        if len(counts) == 1:
+            self.ddvo_iterations = counts[0]
         if self.keep_checkpoints < 1:
             raise ValueError(f"keep_checkpoints must be >= 1 (resume needs the latest), got {self.keep_checkpoints}")
         if self.batch_size < 1:

@@ -96,6 +96,8 @@ class DepthLearner(keras.Model):
         info["ddvo_cost"] = tf.reduce_mean(diagnostics["cost"])
         info["ddvo_in_view_fraction"] = tf.reduce_mean(diagnostics["in_view_fraction"])
         info["ddvo_fallback_share"] = tf.reduce_mean(tf.cast(diagnostics["fallback"], tf.float32))
+        # Steps tried over all levels: against the budget, how often the solve runs it out.
+        info["ddvo_iterations"] = tf.reduce_mean(tf.cast(diagnostics["iterations"], tf.float32))
         if init is not None:
             info["ddvo_refinement"] = tf.reduce_mean(tf.norm(pose - init, axis=-1))
         return pose, info

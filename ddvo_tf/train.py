@@ -61,7 +61,9 @@ flags.DEFINE_float("pretrain_epochs", 10.0, "hybrid without --init_checkpoint: p
 flags.DEFINE_integer("pretrain_steps", None, "... or steps (overrides --pretrain_epochs).")
 flags.DEFINE_integer("ddvo_levels", None, "DDVO pyramid levels (default 5 for ddvo, 3 for hybrid; the paper's "
                      "hybrid used 1).")
-flags.DEFINE_integer("ddvo_iterations", 10, "Gauss-Newton iterations per DDVO level.")
+flags.DEFINE_list("ddvo_iterations", [str(n) for n in TrainConfig.ddvo_iterations],
+                  "Gauss-Newton iterations per DDVO level, finest first (hybrid's 3 levels use the first "
+                  "three), or one number for every level (the authors': 10).")
 flags.DEFINE_enum("ddvo_gradient", "implicit", ["implicit", "unrolled"],
                   "Gradient of the DDVO pose w.r.t. depth: implicit (at the converged pose, ~3x cheaper) "
                   "or unrolled through every Gauss-Newton iteration (the authors' code).")
@@ -76,8 +78,8 @@ flags.DEFINE_enum("ddvo_interpolation", "bilinear", ["bilinear", "bicubic"],
 flags.DEFINE_bool("ddvo_occlusion", False, "DDVO drops reference points hidden behind nearer ones in the "
                   "source view (z-buffer at the two finest levels; more accurate poses, not yet shown to "
                   "train better).")
-flags.DEFINE_bool("ddvo_weight_hessian", False, "DDVO re-weights its Gauss-Newton Hessian every iteration "
-                  "(exact Gauss-Newton); off keeps the authors' fixed one.")
+flags.DEFINE_bool("ddvo_weight_hessian", True, "DDVO re-weights its Gauss-Newton Hessian every iteration "
+                  "(exact Gauss-Newton); --noddvo_weight_hessian keeps the authors' fixed one.")
 flags.DEFINE_bool("augment", True, "Scale-and-crop, flip and colour augmentation.")
 flags.DEFINE_integer("seed", 0, "Seed of data order and augmentation.")
 flags.DEFINE_enum("jit_compile", "auto", ["auto", "on", "off"],
@@ -138,6 +140,11 @@ def config_from_flags(resolve_devices: bool = True) -> TrainConfig:
         "pretrain_epochs", "pretrain_steps", "ddvo_levels", "ddvo_iterations", "ddvo_gradient", "ddvo_robust",
         "ddvo_photometric", "ddvo_interpolation", "ddvo_occlusion", "ddvo_weight_hessian", "augment", "seed",
         "strategy", "summary_every", "image_every", "checkpoint_every", "keep_checkpoints")}
+    try:
+        values["ddvo_iterations"] = tuple(int(n) for n in FLAGS.ddvo_iterations)
+    except ValueError:
+        raise ValueError(f"--ddvo_iterations={','.join(FLAGS.ddvo_iterations)}: give whole numbers, "
+                         "e.g. 10 or 5,6,10,15,15") from None
     values["normalize"] = {"auto": None, "on": True, "off": False}[FLAGS.normalize]
     values["jit_compile"] = FLAGS.jit_compile == "on"
     values["precision"] = {"auto": None, "off": "float32"}.get(FLAGS.mixed_precision, FLAGS.mixed_precision)

@@ -259,7 +259,7 @@ def test_ddvo_passes_gradients_from_the_pose_back_into_depth(built_clips, monkey
     def depth_gradients():
         with tf.GradientTape() as tape:
             result = learner.compute_losses(batch, training=True)
-        assert {"ddvo_cost", "ddvo_in_view_fraction", "ddvo_fallback_share"} <= set(result)
+        assert {"ddvo_cost", "ddvo_in_view_fraction", "ddvo_fallback_share", "ddvo_iterations"} <= set(result)
         return [g.numpy() for g in tape.gradient(result["loss"], learner.depth_net.trainable_variables)]
 
     full = depth_gradients()
