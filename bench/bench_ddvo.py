@@ -1,10 +1,13 @@
 """DDVO speed: forward and forward+backward per pair, eager vs tf.function vs XLA.
 
     python -m bench.bench_ddvo [--height=128 --width=416] [--batches=1,8] [--levels=5,1]
-                               [--modes=eager,function,xla] [--repeats=5] [--output=...]
+                               [--modes=eager,function,xla] [--iterations=...] [--depth_error=0.3]
+                               [--repeats=5] [--output=...]
 
-Inputs are two rendered views of the built-in street (forward 1 m, 2 deg yaw) with the true
-inverse depth, replicated over the batch.  "first call" includes tracing/compilation; "ms/pair"
+Inputs are two rendered views of the built-in street (forward 1 m, 2 deg yaw), replicated over the
+batch, with the true inverse depth times a smooth field of 1 +- ``depth_error``: a Depth-CNN's
+depth in training is never exact, and with exact depth the solve converges in fewer iterations
+than it runs in training (so the DDVO share of a step would be understated).  "first call" includes tracing/compilation; "ms/pair"
 is the median of the following calls divided by the batch size.  Peak RSS is the process-wide
 peak so far (monotone over rows).  Reference point (issue 2): the authors' PyTorch DDVO on this
 2-core CPU, 5 levels, takes about 70 ms forward and 180 ms forward+backward per pair.
@@ -31,7 +34,10 @@ flags.DEFINE_list("batches", ["1", "8"], "batch sizes")
 flags.DEFINE_list("levels", ["5", "1"], "pyramid levels (5: from identity; 1: hybrid mode)")
 flags.DEFINE_list("modes", ["eager", "function", "xla"], "execution modes: eager (op by op), "
                   "function (tf.function graph), xla (the layer's jit_compile=True, its default)")
-flags.DEFINE_integer("iterations", 10, "Gauss-Newton iterations per level")
+flags.DEFINE_list("iterations", [str(n) for n in np.atleast_1d(TrainConfig.ddvo_iterations)],
+                  "Gauss-Newton iterations per pyramid level, or one count per level, finest first; "
+                  "default: training's")
+flags.DEFINE_float("depth_error", 0.3, "amplitude of the smooth factor on the true inverse depth (0: exact)")
 flags.DEFINE_integer("repeats", 5, "timed calls per row (after the first)")
 flags.DEFINE_bool("weight_hessian", TrainConfig.ddvo_weight_hessian, "DirectVisualOdometry(weight_hessian=...); "
                   "default: training's (the DDVO share of a step is measured with training's options)")
@@ -47,8 +53,10 @@ def _inputs(height, width, batch):
     ref, depth = street_scene.render(scene, street_scene.camera_pose([0, 0, 0]), intrinsics, height, width)
     src, _ = street_scene.render(scene, street_scene.camera_pose([0.03, 0, 1.0], yaw=np.deg2rad(2)),
                                  intrinsics, height, width)
+    rows, cols = np.mgrid[0:height, 0:width]
+    factor = 1.0 + FLAGS.depth_error * np.sin(2 * np.pi * cols / width + 1.0) * np.cos(np.pi * rows / height)
     tile = lambda x: tf.constant(np.repeat(x[None], batch, 0).astype(np.float32))
-    return tile(ref), tile(src), tile((1.0 / depth)[..., None]), tile(intrinsics)
+    return tile(ref), tile(src), tile((factor / depth)[..., None]), tile(intrinsics)
 
 
 def main(argv):
@@ -66,7 +74,9 @@ def main(argv):
                 # eager: op by op; function: a tf.function graph; xla: the layer's own XLA
                 # compilation of the solve and of its gradient (its default) inside a
                 # tf.function, as in a training step.
-                layer = DirectVisualOdometry(num_levels=levels, num_iterations=FLAGS.iterations,
+                iterations = [int(n) for n in FLAGS.iterations]
+                layer = DirectVisualOdometry(num_levels=levels,
+                                             num_iterations=iterations[0] if len(iterations) == 1 else iterations,
                                              weight_hessian=FLAGS.weight_hessian,
                                              interpolation=FLAGS.interpolation, occlusion=FLAGS.occlusion,
                                              robust=TrainConfig.ddvo_robust,
@@ -100,6 +110,9 @@ def main(argv):
     write_json(FLAGS.output, {"benchmark": "ddvo", "machine": machine_info(),
                               "settings": {"height": FLAGS.height, "width": FLAGS.width,
                                            "iterations": FLAGS.iterations,
+                                           "depth_error": FLAGS.depth_error,
+                                           "interpolation": FLAGS.interpolation,
+                                           "occlusion": FLAGS.occlusion,
                                            "weight_hessian": FLAGS.weight_hessian},
                               "rows": rows})
 

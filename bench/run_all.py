@@ -21,6 +21,7 @@ import sys
 from absl import app, flags
 
 from bench.common import machine_info, matmul_gflops, print_table, write_json
+from ddvo_tf.config import HYBRID_DDVO_LEVELS
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("only", ["ddvo", "train", "pipeline", "inference"], "which benchmarks to (re)run; the "
@@ -57,7 +58,7 @@ def main(argv):
     del argv
     results = FLAGS.results
     if "ddvo" in FLAGS.only:
-        _run("bench.bench_ddvo", "--batches=2", "--levels=5,1", "--modes=xla", "--repeats=12",
+        _run("bench.bench_ddvo", "--batches=2", f"--levels=5,{HYBRID_DDVO_LEVELS}", "--modes=xla", "--repeats=12",
              f"--output={results}/ddvo_suite.json")
     if "train" in FLAGS.only:
         _run("bench.bench_train", "--modes=" + ",".join(MODES + ("convs",)), "--batches=1,4", "--jit=false",
@@ -72,7 +73,7 @@ def main(argv):
 
     rows = [_row("machine", "float32 matmul (2048^2)", matmul, "GFLOP/s")]
     ddvo = {(r["levels"], r["pass"]): r["ms_per_pair"] for r in _load("ddvo_suite.json")["rows"]}
-    for levels in (5, 1):
+    for levels in (5, HYBRID_DDVO_LEVELS):
         for part in ("fwd", "fwd+bwd"):
             rows.append(_row("DDVO 128x416", f"{part}, {levels} level(s), per pair", ddvo[levels, part], "ms"))
     train = {(r["mode"], r["batch"]): r for r in _load("train.json")["rows"] if "error" not in r}
@@ -83,7 +84,7 @@ def main(argv):
         rows.append(_row("train 128x416", f"{mode}, batch 4", four, "s/clip"))
         rows.append(_row("train 128x416", f"{mode}, batch 4 speed-up per clip", one / four, "x", ">= 1.3",
                          one / four >= 1.3))
-    for mode, levels in (("ddvo", 5), ("hybrid", 1)):
+    for mode, levels in (("ddvo", 5), ("hybrid", HYBRID_DDVO_LEVELS)):
         share = 2 * ddvo[levels, "fwd+bwd"] / 1000 / train[mode, 1]["s/step"]
         rows.append(_row("train 128x416", f"DDVO share of a {mode} step (2 pairs, batch 1)", 100 * share, "%",
                          "<= 10" if mode == "ddvo" else None, share <= 0.10 if mode == "ddvo" else None))
