@@ -7,10 +7,11 @@
 Inputs are two rendered views of the built-in street (forward 1 m, 2 deg yaw), replicated over the
 batch, with the true inverse depth times a smooth field of 1 +- ``depth_error``: a Depth-CNN's
 depth in training is never exact, and with exact depth the solve converges in fewer iterations
-than it runs in training (so the DDVO share of a step would be understated).  "first call" includes tracing/compilation; "ms/pair"
-is the median of the following calls divided by the batch size.  Peak RSS is the process-wide
-peak so far (monotone over rows).  Reference point (issue 2): the authors' PyTorch DDVO on this
-2-core CPU, 5 levels, takes about 70 ms forward and 180 ms forward+backward per pair.
+than it runs in training (so the DDVO share of a step would be understated).  "first call"
+includes tracing/compilation; "ms/pair" is the median of the following calls divided by the batch
+size.  Peak RSS is the process-wide peak so far (monotone over rows).  Reference point (issue 2):
+the authors' PyTorch DDVO on this 2-core CPU, 5 levels, takes about 70 ms forward and 180 ms
+forward+backward per pair (exact depth).
 """
 from __future__ import annotations
 

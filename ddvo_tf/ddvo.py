@@ -28,10 +28,11 @@ Algorithm, per pyramid level (coarsest first; 2x2 average pooling, :func:`geomet
 4. ``delta = (S H S + lambda I)^-1 S J^T W (I'_p - I)`` (``H = J^T W J`` each iteration with
    ``weight_hessian=True``, the default, from every 4th row on large levels; ``J^T T J`` of the
    level otherwise, as the authors' code: same fixed point, but from a Pose-CNN start its steps
-   are too short to converge in 10 iterations), ``S = diag(H)^-1/2``: Levenberg-Marquardt damping in Marquardt's scaling.  The
-   inverse-compositional update is ``T(p) <- T(p) T(delta)^-1``, Eq. 13-14 with the paper's
-   ``dp = -delta`` (Eq. 14's "left multiplication" is written for the pose of the paper's code; in
-   ours, reference -> source, the same update is the right product).
+   are too short to converge in 10 iterations), ``S = diag(H)^-1/2``: Levenberg-Marquardt
+   damping in Marquardt's scaling.  The inverse-compositional update is
+   ``T(p) <- T(p) T(delta)^-1``, Eq. 13-14 with the paper's ``dp = -delta`` (Eq. 14's "left
+   multiplication" is written for the pose of the paper's code; in ours, reference -> source, the
+   same update is the right product).
 5. The path follows every step, also one that raises the cost (inverse-compositional Gauss-Newton
    often climbs out of a shallow dip on its way; a monotone rule stalls there), except a step to a
    pose that keeps less than half of the level's starting textured in-view share (a step that
@@ -42,10 +43,10 @@ Algorithm, per pyramid level (coarsest first; 2x2 average pooling, :func:`geomet
    ``tolerance`` (RMS, in pixels) ends that element's iterations; the others go on, inside a
    ``tf.while_loop`` of at most ``num_iterations`` steps (static shapes, masked updates, so XLA
    compiles one small graph and batch elements stay independent).  The budget may differ per
-   level: coarse iterations are cheap (a 16th of the pixels per level up) and decide the basin,
-   the finest level's are most of the cost.  A level whose iterates never
-   beat its start returns the start pose unchanged, so texture-less or fully out-of-view inputs
-   fall back to the initial pose (``diagnostics["fallback"]``).
+   level: coarse iterations are cheap (a quarter of the pixels per level up) and decide the
+   basin, the finest level's are most of the cost.  A level whose iterates never beat its start
+   returns the start pose unchanged, so texture-less or fully out-of-view inputs fall back to the
+   initial pose (``diagnostics["fallback"]``).
 
 Every step is differentiable, so gradients of a loss of the returned pose reach ``ref_inv_depth``
 through the Jacobian (its translation columns are proportional to ``d``), through ``H^-1``, the
