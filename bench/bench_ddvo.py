@@ -75,9 +75,7 @@ def main(argv):
                 # eager: op by op; function: a tf.function graph; xla: the layer's own XLA
                 # compilation of the solve and of its gradient (its default) inside a
                 # tf.function, as in a training step.
-                iterations = [int(n) for n in FLAGS.iterations]
-                layer = DirectVisualOdometry(num_levels=levels,
-                                             num_iterations=iterations[0] if len(iterations) == 1 else iterations,
+                layer = DirectVisualOdometry(num_levels=levels, num_iterations=[int(n) for n in FLAGS.iterations],
                                              weight_hessian=FLAGS.weight_hessian,
                                              interpolation=FLAGS.interpolation, occlusion=FLAGS.occlusion,
                                              robust=TrainConfig.ddvo_robust,

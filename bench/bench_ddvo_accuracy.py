@@ -51,7 +51,6 @@ AUTHORS = {"street": (0.0045, 0.0431, 0.060), "motorcycle_736x496": (0.0109, 0.0
 
 def solve(cases, robust, levels, iterations, interpolation, init=None):
     iterations = [int(n) for n in iterations]
-    iterations = iterations[0] if len(iterations) == 1 else iterations
     ref, src, inv_depth, intrinsics, _ = ddvo_cases.stack(cases)
     layer = DirectVisualOdometry(num_levels=levels, num_iterations=iterations, robust=robust,
                                  interpolation=interpolation, weight_hessian=FLAGS.weight_hessian)

@@ -115,16 +115,18 @@ Iterations = Union[int, Sequence[int]]
 
 def level_iterations(num_iterations: Iterations, num_levels: int) -> tuple[int, ...]:
     """Gauss-Newton iterations of each pyramid level, finest first: ``num_iterations`` is one
-    number for every level, or a list, finest level first, whose first ``num_levels`` entries are
-    used (so one list serves the 5-level ``ddvo`` and 3-level ``hybrid`` settings)."""
+    number (or a one-entry list) for every level, or a list, finest level first, whose first
+    ``num_levels`` entries are used (so one list serves the 5-level ``ddvo`` and 3-level ``hybrid``
+    settings)."""
     if isinstance(num_iterations, numbers.Integral):
-        counts = (int(num_iterations),) * num_levels
-    else:
-        counts = tuple(int(n) for n in num_iterations)
-        if len(counts) < num_levels:
-            raise ValueError(f"num_iterations {list(counts)} gives {len(counts)} pyramid levels "
-                             f"(finest first), {num_levels} needed")
-        counts = counts[:num_levels]
+        num_iterations = [num_iterations]
+    counts = tuple(int(n) for n in num_iterations)
+    if len(counts) == 1:
+        counts *= num_levels
+    elif len(counts) < num_levels:
+        raise ValueError(f"num_iterations {list(counts)} gives {len(counts)} pyramid levels "
+                         f"(finest first), {num_levels} needed")
+    counts = counts[:num_levels]
     if min(counts) < 0:
         raise ValueError(f"num_iterations must be >= 0, got {num_iterations}")
     return counts
@@ -353,17 +355,18 @@ class _Level:
                 robust_w = tf.where(robust[:, None], robust_w, tf.ones_like(robust_w))
             weight *= robust_w
         rhs = tf.einsum("bnk,bn->bk", self.jacobian, weight * ev.residual)
-        if self.weight_hessian:
-            # From every few rows on large levels: H only sets the step's length and direction, not
-            # where the step vanishes, so the fixed point and its implicit gradient stay those of
-            # all rows, and a quarter of the rows estimate the 21 numbers well (BUILD_NOTES.md).
-            stride = self.hessian_stride
-            jacobian = self.jacobian[:, ::stride]
-            hessian = float(stride) * tf.matmul(jacobian * weight[:, ::stride, None], jacobian, transpose_a=True)
-        else:
-            hessian = self.hessian
+        hessian = self.weighted_hessian(weight) if self.weight_hessian else self.hessian
         chol, jacobi = _scaled_cholesky(hessian, damping)
         return _solve(chol, jacobi, rhs)
+
+    def weighted_hessian(self, weight) -> tf.Tensor:
+        """``J^T diag(weight) J [B, 6, 6]`` for row weights ``[B, N]``, from every
+        ``hessian_stride``-th row: H only sets the step's length and direction, not where the step
+        vanishes, so the fixed point and its implicit gradient stay those of all rows, and a
+        quarter of a large level's rows estimate the 21 numbers well (BUILD_NOTES.md)."""
+        stride = self.hessian_stride
+        jacobian = self.jacobian[:, ::stride]
+        return float(stride) * tf.matmul(jacobian * weight[:, ::stride, None], jacobian, transpose_a=True)
 
     def motion(self, delta) -> tf.Tensor:
         """RMS pixel displacement ``[B]`` of the level's pixels under a small pose ``delta [B, 6]``."""

@@ -187,6 +187,23 @@ def test_a_per_level_iteration_budget_runs_each_level_its_own_count(street_pair)
         DirectVisualOdometry(num_levels=2, num_iterations=[3, -1])
 
 
+def test_the_hessian_from_every_4th_row_estimates_that_of_all_rows(street_pair):
+    # 64x208x3 rows (>= 2^15): the re-weighted Hessian uses every 4th row, scaled back; against
+    # all rows, at the weights of a realistic iterate (robust weights, part of the view lost).
+    from ddvo_tf.ddvo import _Level, robust_weights
+    ref, src, inv_depth, intrinsics = (tf.constant(a.astype(np.float64)) for a in street_pair.batch([0, 1, 2]))
+    level = _Level(ref, src, inv_depth, intrinsics, True, "student_t", "gain", "bilinear", False)
+    start = street_pair.true_poses[:3] + np.array([0.02, -0.01, 0.05, 0.002, -0.003, 0.001])
+    ev = level.evaluate(geometry.so3_exp(tf.constant(start[:, 3:])), tf.constant(start[:, :3]))
+    weight = ev.mask * level.texture * robust_weights(ev.residual, level.scale(ev), "student_t")
+    assert level.hessian_stride == 4
+    strided = level.weighted_hessian(weight).numpy()
+    level.hessian_stride = 1
+    full = level.weighted_hessian(weight).numpy()
+    error = np.linalg.norm(strided - full, axis=(1, 2)) / np.linalg.norm(full, axis=(1, 2))
+    assert np.all(error < 0.05) and np.all(error > 0), error
+
+
 def test_layer_config_round_trip_and_argument_checks():
     layer = DirectVisualOdometry(num_levels=3, num_iterations=7, weight_hessian=True, jit_compile=False,
                                  name="dvo")
