@@ -18,6 +18,8 @@ from __future__ import annotations
 import dataclasses
 import json
 
+from ddvo_tf.iterations import as_counts, level_iterations
+
 MODES = ("baseline", "posecnn", "ddvo", "hybrid")
 # hybrid's refinement from the Pose-CNN's pose: the paper runs the finest level only; from a
 # Pose-CNN-like start that does not converge in 10 iterations, three levels do
@@ -93,15 +95,17 @@ class TrainConfig:
                               ("ddvo_interpolation", ("bicubic", "bilinear"))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        if not isinstance(self.ddvo_iterations, int):   # a list (also from config.json) -> tuple
-            self.ddvo_iterations = tuple(int(n) for n in self.ddvo_iterations)
-        counts = (self.ddvo_iterations,) if isinstance(self.ddvo_iterations, int) else self.ddvo_iterations
-        if min(counts) < 0 or (self.uses_ddvo and 1 < len(counts) < self.num_ddvo_levels):
-            raise ValueError(f"--ddvo_iterations={','.join(map(str, counts))}: one count for every level, or "
+        try:   # a list (also from config.json) -> tuple; one count -> int
+            counts = as_counts(self.ddvo_iterations)
+            if self.uses_ddvo:
+                level_iterations(counts, self.num_ddvo_levels)
+        except (TypeError, ValueError):
+            shown = (",".join(map(str, self.ddvo_iterations)) if isinstance(self.ddvo_iterations, (list, tuple))
+                     else self.ddvo_iterations)
+            raise ValueError(f"--ddvo_iterations={shown}: one count for every level, or "
                              f"at least {self.num_ddvo_levels} counts (one per DDVO level, finest first), "
-                             f"each >= 0")
-        if len(counts) == 1:
-            self.ddvo_iterations = counts[0]
+                             f"each >= 0") from None
+        self.ddvo_iterations = counts[0] if len(counts) == 1 else counts
         if self.keep_checkpoints < 1:
             raise ValueError(f"keep_checkpoints must be >= 1 (resume needs the latest), got {self.keep_checkpoints}")
         if self.batch_size < 1:

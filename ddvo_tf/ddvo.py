@@ -56,12 +56,13 @@ constants.  Batch elements are solved independently.
 from __future__ import annotations
 
 import numbers
-from typing import Optional, Sequence, Union
+from typing import Optional
 
 import keras
 import tensorflow as tf
 
 from ddvo_tf import geometry
+from ddvo_tf.iterations import Iterations, as_counts, level_iterations
 from ddvo_tf.occlusion import visible_mask
 from ddvo_tf.sampling import check_interpolation, in_image, neighbourhoods, sample_neighbourhoods
 
@@ -109,28 +110,6 @@ PHOTOMETRIC_KINDS = ("none", "gain")
 _GAIN_MIN, _GAIN_MAX = 0.5, 2.0
 _MEAN_EPS = 1e-3
 _LM_MAX = 1e6
-
-Iterations = Union[int, Sequence[int]]
-
-
-def level_iterations(num_iterations: Iterations, num_levels: int) -> tuple[int, ...]:
-    """Gauss-Newton iterations of each pyramid level, finest first: ``num_iterations`` is one
-    number (or a one-entry list) for every level, or a list, finest level first, whose first
-    ``num_levels`` entries are used (so one list serves the 5-level ``ddvo`` and 3-level ``hybrid``
-    settings)."""
-    if isinstance(num_iterations, numbers.Integral):
-        num_iterations = [num_iterations]
-    counts = tuple(int(n) for n in num_iterations)
-    if len(counts) == 1:
-        counts *= num_levels
-    elif len(counts) < num_levels:
-        raise ValueError(f"num_iterations {list(counts)} gives {len(counts)} pyramid levels "
-                         f"(finest first), {num_levels} needed")
-    counts = counts[:num_levels]
-    if min(counts) < 0:
-        raise ValueError(f"num_iterations must be >= 0, got {num_iterations}")
-    return counts
-
 
 def image_gradients(image: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """Central differences ``dI/dx, dI/dy`` of ``image [B, H, W, C]`` (half-differences at borders
@@ -658,8 +637,8 @@ class DirectVisualOdometry(keras.layers.Layer):
             raise ValueError(f"need num_levels >= 1, got {num_levels}")
         level_iterations(num_iterations, num_levels)   # checked here, not at the first call
         self.num_levels = num_levels
-        self.num_iterations = (int(num_iterations) if isinstance(num_iterations, numbers.Integral)
-                               else list(num_iterations))
+        counts = as_counts(num_iterations)
+        self.num_iterations = counts[0] if isinstance(num_iterations, numbers.Integral) else list(counts)
         self.weight_hessian = weight_hessian
         self.damping = damping
         _check_options(robust, photometric, interpolation)

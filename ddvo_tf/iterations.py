@@ -1,0 +1,37 @@
+"""DDVO's per-level Gauss-Newton budget, free of TensorFlow so that ``config.py`` (checked by
+``train.py`` before TensorFlow loads) and ``ddvo.py`` share one rule.
+
+A budget is one count for every pyramid level (an int or a one-entry list), or a list of counts,
+finest level first, whose first ``num_levels`` entries are used: one list then serves the 5-level
+``ddvo`` and the 3-level ``hybrid`` settings.
+"""
+from __future__ import annotations
+
+import numbers
+from typing import Sequence, Union
+
+Iterations = Union[int, Sequence[int]]
+
+
+def level_iterations(num_iterations: Iterations, num_levels: int) -> tuple[int, ...]:
+    """Gauss-Newton iterations of each of ``num_levels`` pyramid levels, finest first.
+
+    Raises ``ValueError`` for a list shorter than ``num_levels`` (and longer than one) or a
+    negative count."""
+    counts = as_counts(num_iterations)
+    if len(counts) == 1:
+        counts *= num_levels
+    elif len(counts) < num_levels:
+        raise ValueError(f"num_iterations {list(counts)} gives {len(counts)} pyramid levels "
+                         f"(finest first), {num_levels} needed")
+    return counts[:num_levels]
+
+
+def as_counts(num_iterations: Iterations) -> tuple[int, ...]:
+    """``num_iterations`` as a non-empty tuple of non-negative ints (an int becomes a 1-tuple)."""
+    if isinstance(num_iterations, numbers.Integral):
+        num_iterations = [num_iterations]
+    counts = tuple(int(n) for n in num_iterations)
+    if not counts or min(counts) < 0:
+        raise ValueError(f"num_iterations must be one or more counts >= 0, got {num_iterations}")
+    return counts
