@@ -203,8 +203,11 @@ def _scaled_cholesky(hessian: tf.Tensor, damping: tf.Tensor) -> tuple[tf.Tensor,
 
 
 def _solve(chol: tf.Tensor, scale: tf.Tensor, rhs: tf.Tensor) -> tf.Tensor:
-    """``H^-1 rhs`` for the factorisation of :func:`_scaled_cholesky`; ``rhs [B, 6]``."""
-    step = scale * tf.linalg.cholesky_solve(chol, (scale * rhs)[..., None])[..., 0]
+    """``H^-1 rhs`` for the factorisation of :func:`_scaled_cholesky`; ``rhs [B, 6]`` or
+    ``[B, 6, K]``."""
+    columns = rhs if rhs.shape.rank == 3 else rhs[..., None]
+    step = scale[..., None] * tf.linalg.cholesky_solve(chol, scale[..., None] * columns)
+    step = step if rhs.shape.rank == 3 else step[..., 0]
     return tf.where(tf.math.is_finite(step), step, tf.zeros_like(step))
 
 
@@ -324,19 +327,85 @@ class _Level:
         penalty = tf.reduce_sum(weight * robust_penalty(ev.residual, scale, self.robust), axis=1)
         return tf.where(total > 0, penalty / tf.maximum(total, _ABS_EPS), float("inf"))
 
-    def step(self, ev: _Evaluation, scale, damping, robust=None) -> tf.Tensor:
+    def step(self, ev: _Evaluation, scale, damping, robust=None, hold_hessian=False) -> tf.Tensor:
         """Damped Gauss-Newton pose ``delta [B, 6]`` that moves the reference onto the warped source;
-        ``robust [B]`` (bool, default all) picks the elements whose rows get the robust weights."""
+        ``robust [B]`` (bool, default all) picks the elements whose rows get the robust weights;
+        ``hold_hessian``: no gradient through ``H`` (where the step vanishes, at a fixed point, its
+        gradient has no ``H`` term)."""
+        weight = self.row_weights(ev, scale, robust)
+        rhs = tf.einsum("bnk,bn->bk", self.jacobian, weight * ev.residual)
+        chol, jacobi = self.factor(weight, damping, hold_hessian)
+        return _solve(chol, jacobi, rhs)
+
+    def row_weights(self, ev: _Evaluation, scale, robust=None) -> tf.Tensor:
+        """IRLS row weights ``[B, N]``: in-view mask x texture x robust weight (``robust``: see
+        :meth:`step`)."""
         weight = ev.mask * self.texture
         if self.robust != "none":
             robust_w = robust_weights(ev.residual, scale, self.robust)
             if robust is not None:
                 robust_w = tf.where(robust[:, None], robust_w, tf.ones_like(robust_w))
             weight *= robust_w
-        rhs = tf.einsum("bnk,bn->bk", self.jacobian, weight * ev.residual)
+        return weight
+
+    def factor(self, weight, damping, hold_hessian=False) -> tuple[tf.Tensor, tf.Tensor]:
+        """:func:`_scaled_cholesky` of the damped Hessian for row weights ``[B, N]``."""
         hessian = self.weighted_hessian(weight) if self.weight_hessian else self.hessian
-        chol, jacobi = _scaled_cholesky(hessian, damping)
-        return _solve(chol, jacobi, rhs)
+        if hold_hessian:
+            hessian = tf.stop_gradient(hessian)
+        return _scaled_cholesky(hessian, damping)
+
+    def step_jacobian(self, rotation, translation, scale, damping) -> tf.Tensor:
+        """``A = d delta / d eps [B, 6, 6]`` of :meth:`step` (every row robust) at the pose
+        ``(rotation, translation)`` moved by ``eps`` in the reference camera (as
+        :func:`geometry.transform_pixels_jacobian`), at ``eps = 0``, with ``H`` and ``sigma`` held.
+
+        Where the step vanishes (the fixed point of :func:`implicit_vjp`) this is the exact
+        derivative: ``H``'s own change multiplies ``J^T W r = 0``.  Forward-mode by hand: the six
+        directions move each row through its own sample only (plus the per-channel gain), so
+        ``d(J^T W r)/d eps = J^T diag(psi'(r)) dr/d eps`` is one pass over the rows, where reverse
+        mode needs one pass per direction.
+        """
+        coords, in_front = geometry.transform_pixels(self.inv_depth, rotation, translation, self.intrinsics)
+        coords_jacobian = geometry.transform_pixels_jacobian(self.inv_depth, rotation, translation,
+                                                             self.intrinsics)          # [B, H, W, 2, 6]
+        # The sample's slope along x and y: forward-mode, one pass per image axis.
+        slopes = []
+        for axis in range(2):
+            with tf.autodiff.ForwardAccumulator(coords, tf.one_hot(tf.fill(tf.shape(coords)[:3], axis), 2,
+                                                                   dtype=coords.dtype)) as acc:
+                warped, in_view = sample_neighbourhoods(self.src_neighbourhoods, coords, self.interpolation)
+            slopes.append(acc.jvp(warped, unconnected_gradients=tf.UnconnectedGradients.ZERO))
+        # [B, H, W, C, 6]: how each sample moves.
+        moved = (slopes[0][..., None] * coords_jacobian[:, :, :, None, 0, :]
+                 + slopes[1][..., None] * coords_jacobian[:, :, :, None, 1, :])
+        mask = in_view * in_front
+        if self.visible is not None:
+            mask *= self.visible
+        mask = tf.broadcast_to(mask, tf.shape(warped))
+        if self.photometric == "gain":
+            sum_w = tf.reduce_sum(warped * mask, axis=[1, 2], keepdims=True) + _MEAN_EPS
+            sum_r = tf.reduce_sum(self.ref_image * mask, axis=[1, 2], keepdims=True) + _MEAN_EPS
+            raw_gain = sum_r / sum_w
+            gain = tf.clip_by_value(raw_gain, _GAIN_MIN, _GAIN_MAX)
+            free = tf.cast((raw_gain > _GAIN_MIN) & (raw_gain < _GAIN_MAX), warped.dtype)
+            gain_moved = -free[..., None] * gain[..., None] / sum_w[..., None] * tf.reduce_sum(
+                mask[..., None] * moved, axis=[1, 2], keepdims=True)              # [B, 1, 1, C, 6]
+            moved = gain[..., None] * moved + warped[..., None] * gain_moved
+            warped = warped * gain
+        rows = self.jacobian.shape[1]
+        residual = tf.reshape((warped - self.ref_image) * mask, [-1, rows])
+        moved = tf.reshape(moved * mask[..., None], [-1, rows, 6])
+        # psi(r) = w(r) r; its slope, row by row, from one reverse pass (rows are independent).
+        with tf.GradientTape() as tape:
+            tape.watch(residual)
+            psi = robust_weights(residual, scale, self.robust) * residual
+        slope = tape.gradient(psi, residual)
+        mask = tf.reshape(mask, [-1, rows])
+        rhs_jacobian = tf.einsum("bnk,bnl->bkl", self.jacobian, (mask * self.texture * slope)[..., None] * moved)
+        weight = mask * self.texture * robust_weights(residual, scale, self.robust)
+        chol, jacobi = self.factor(weight, damping, hold_hessian=True)
+        return _solve(chol, jacobi, rhs_jacobian)
 
     def weighted_hessian(self, weight) -> tf.Tensor:
         """``J^T diag(weight) J [B, 6, 6]`` for row weights ``[B, N]``, from every
@@ -536,9 +605,11 @@ def implicit_vjp(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.T
 
         dL/dd = -w^T dphi/dd,    A^T w = P^T upstream
 
-    ``A`` comes from one batched Jacobian (6 reverse passes of a single residual evaluation) and
-    ``w^T dphi/dd`` from one more, so the cost is that of a few iterations, whatever the number of
-    levels and iterations of the forward solve, and nothing of the forward needs to be kept.  The
+    At the fixed point ``phi``'s derivatives have no term from ``H`` (it multiplies
+    ``J^T W r = 0``), so ``H`` is held: ``A`` comes by forward mode in one pass over the rows
+    (:meth:`_Level.step_jacobian`) and ``w^T dphi/dd`` from one reverse pass, so the cost is that
+    of a few iterations, whatever the number of levels and iterations of the forward solve, and
+    nothing of the forward needs to be kept.  The
     6x6 solve is Tikhonov-regularised (``(A A^T + mu I) w = A P^T upstream``) so a degenerate ``A``
     (texture-less input) gives a small gradient, never a huge one.  Exact when the solve has
     converged (``diagnostics["fixed_point_residual"]`` of :func:`solve_pose` is then 0); coarse
@@ -557,31 +628,31 @@ def implicit_vjp(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.T
         return (tf.matmul(rotation0, geometry.so3_exp(eps[:, 3:])),
                 translation0 + tf.linalg.matvec(rotation0, eps[:, :3]))
 
-    # Both 6x6 Jacobians are built by 6 reverse passes (experimental_use_pfor=False): TensorFlow's
+    # P: 6 reverse passes over small tensors (experimental_use_pfor=False: TensorFlow's
     # vectorisation (pfor) of so3_exp's batched 3x3 matmul gradient corrupts the heap on CPU
-    # outside XLA (BUILD_NOTES.md, "Known TensorFlow problems").  Under XLA it is as fast.
-    with tf.GradientTape(persistent=True) as pose_tape:   # P: small tensors, apart from the image work
+    # outside XLA, BUILD_NOTES.md "Known TensorFlow problems").
+    with tf.GradientTape(persistent=True) as pose_tape:
         pose_tape.watch(eps)
         rotation, translation = perturbed(eps)
         moved = tf.concat([translation, geometry.so3_log(rotation)], axis=-1)
     p_matrix = pose_tape.batch_jacobian(moved, eps, experimental_use_pfor=False)  # [B, 6, 6]
-    with tf.GradientTape(persistent=True) as tape:
-        tape.watch([eps, ref_inv_depth])
+    with tf.GradientTape() as tape:
+        tape.watch(ref_inv_depth)
         level = _Level(ref_image, src_image, ref_inv_depth, intrinsics, weight_hessian, robust, photometric,
                        interpolation, occlusion)
         if visible is None:
             level.fix_visibility(rotation0, translation0)
         elif occlusion:
             level.visible = tf.stop_gradient(tf.cast(visible, dtype))
-        evaluation = level.evaluate(*perturbed(eps))
-        step = level.step(evaluation, level.scale(evaluation), damping)
-    a_matrix = tape.batch_jacobian(step, eps, experimental_use_pfor=False)  # [B, 6, 6]
+        evaluation = level.evaluate(rotation0, translation0)
+        scale = level.scale(evaluation)
+        step = level.step(evaluation, scale, damping, hold_hessian=True)
+    a_matrix = tf.stop_gradient(level.step_jacobian(rotation0, translation0, scale, damping))  # [B, 6, 6]
     rhs = tf.linalg.matvec(a_matrix, tf.linalg.matvec(p_matrix, upstream, transpose_a=True))
     normal = tf.matmul(a_matrix, a_matrix, transpose_b=True) + regularization * tf.eye(6, dtype=dtype)
     w = tf.linalg.solve(normal, rhs[..., None])[..., 0]
     w = tf.where(tf.math.is_finite(w), w, tf.zeros_like(w))
     grad = tape.gradient(step, ref_inv_depth, output_gradients=-tf.stop_gradient(w))
-    del tape
     return tf.where(tf.math.is_finite(grad), grad, tf.zeros_like(grad))
 
 

@@ -195,6 +195,35 @@ def transform_pixels(inv_depth: tf.Tensor, rotation: tf.Tensor, translation: tf.
         return coords, in_front, (d / safe_z)[..., None] * in_front
 
 
+def transform_pixels_jacobian(inv_depth: tf.Tensor, rotation: tf.Tensor, translation: tf.Tensor,
+                              intrinsics: tf.Tensor) -> tf.Tensor:
+    """How :func:`transform_pixels`' coordinates move under a small pose change applied in the
+    reference camera, ``(R, t) -> (R exp(w), t + R v)``: ``d coords / d (v, w)`` at 0, shape
+    ``[B, H, W, 2, 6]`` (0 for points not in front of the source camera).
+
+    The homogeneous pixel ``P = K R x~ + d K t`` (``x~ = K^-1 [x, y, 1]``) moves by
+    ``K R (d v + w x x~)``; ``coords = P_xy / P_z`` then moves by ``(dP_xy - coords dP_z) / P_z``.
+    At the identity pose this is :func:`ddvo_tf.ddvo.warp_jacobian`.
+    """
+    with tf.name_scope("transform_pixels_jacobian"):
+        height, width = inv_depth.shape[1], inv_depth.shape[2]
+        rays = pixel_rays(intrinsics, height, width)
+        d = inv_depth[..., 0]
+        k_r = tf.matmul(intrinsics, rotation)
+        points = tf.einsum("bij,bhwj->bhwi", k_r, rays) + d[..., None] * tf.linalg.matvec(intrinsics, translation)[:, None, None]
+        x, y, z = rays[..., 0], rays[..., 1], rays[..., 2]
+        zero = tf.zeros_like(x)
+        # Columns e_k x x~ of the rotation part, [B, H, W, 3 (row), 3 (k)].
+        cross = tf.stack([tf.stack([zero, z, -y], -1), tf.stack([-z, zero, x], -1), tf.stack([y, -x, zero], -1)], -2)
+        moves = tf.concat([d[..., None, None] * k_r[:, None, None], tf.einsum("bij,bhwjk->bhwik", k_r, cross)],
+                          axis=-1)                                                 # [B, H, W, 3, 6]
+        in_front = points[..., 2] > 1e-6   # as project()
+        depth = tf.where(in_front, points[..., 2], tf.ones_like(points[..., 2]))[..., None, None]
+        coords = points[..., :2, None] / depth
+        jacobian = (moves[..., :2, :] - coords * moves[..., 2:, :]) / depth
+        return tf.where(in_front[..., None, None], jacobian, tf.zeros_like(jacobian))
+
+
 def warp_coordinates(inv_depth: tf.Tensor, pose: tf.Tensor, intrinsics: tf.Tensor
                      ) -> tuple[tf.Tensor, tf.Tensor]:
     """Eq. 9-10: where each reference pixel lands in the source image.

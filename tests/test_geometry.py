@@ -5,6 +5,7 @@ import tensorflow as tf
 from scipy.spatial.transform import Rotation
 
 from ddvo_tf import geometry
+from ddvo_tf.ddvo import warp_jacobian
 
 
 def _random_rotvecs(rng, n, max_angle):
@@ -158,3 +159,30 @@ def test_build_pyramid_shapes_and_errors():
     assert [tuple(t.shape[1:3]) for t in levels] == [(128, 416), (64, 208), (32, 104), (16, 52), (8, 26)]
     with pytest.raises(ValueError, match="num_levels"):
         geometry.build_pyramid(tf.zeros([1, 8, 8, 1]), 0)
+
+
+def test_transform_pixels_jacobian_matches_central_differences_and_the_identity_jacobian():
+    # Pose moved in the reference camera: (R, t) -> (R exp(w), t + R v); float64 central differences.
+    rng = np.random.default_rng(3)
+    batch, height, width = 2, 5, 7
+    inv_depth = tf.constant(rng.uniform(0.05, 0.5, (batch, height, width, 1)))
+    intrinsics = tf.constant(np.tile([[60.0, 0.4, 3.5], [0.0, 55.0, 2.5], [0.0, 0.0, 1.0]], (batch, 1, 1)))
+    rotvec, translation = rng.normal(0, 0.1, (batch, 3)), rng.normal(0, 0.3, (batch, 3))
+    rotation = Rotation.from_rotvec(rotvec).as_matrix()
+    got = geometry.transform_pixels_jacobian(inv_depth, tf.constant(rotation), tf.constant(translation),
+                                             intrinsics).numpy()
+    step = 1e-6
+    for k in range(6):
+        coords = []
+        for sign in (1.0, -1.0):
+            eps = np.zeros((batch, 6))
+            eps[:, k] = sign * step
+            moved_r = rotation @ Rotation.from_rotvec(eps[:, 3:]).as_matrix()
+            moved_t = translation + np.einsum("bij,bj->bi", rotation, eps[:, :3])
+            coords.append(geometry.transform_pixels(inv_depth, tf.constant(moved_r), tf.constant(moved_t),
+                                                    intrinsics)[0].numpy())
+        np.testing.assert_allclose(got[..., k], (coords[0] - coords[1]) / (2 * step), rtol=1e-6, atol=1e-6)
+    at_identity = geometry.transform_pixels_jacobian(inv_depth, tf.eye(3, batch_shape=[batch], dtype=tf.float64),
+                                                     tf.zeros([batch, 3], tf.float64), intrinsics).numpy()
+    jac_x, jac_y = warp_jacobian(geometry.pixel_rays(intrinsics, height, width), inv_depth, intrinsics)
+    np.testing.assert_allclose(at_identity, np.stack([jac_x, jac_y], axis=-2), atol=1e-12)
