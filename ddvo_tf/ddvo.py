@@ -327,15 +327,13 @@ class _Level:
         penalty = tf.reduce_sum(weight * robust_penalty(ev.residual, scale, self.robust), axis=1)
         return tf.where(total > 0, penalty / tf.maximum(total, _ABS_EPS), float("inf"))
 
-    def step(self, ev: _Evaluation, scale, damping, robust=None, hold_hessian=False) -> tf.Tensor:
+    def step(self, ev: _Evaluation, scale, damping, robust=None) -> tf.Tensor:
         """Damped Gauss-Newton pose ``delta [B, 6]`` that moves the reference onto the warped source;
-        ``robust [B]`` (bool, default all) picks the elements whose rows get the robust weights;
-        ``hold_hessian``: no gradient through ``H`` (where the step vanishes, at a fixed point, its
-        gradient has no ``H`` term)."""
+        ``robust [B]`` (bool, default all) picks the elements whose rows get the robust weights."""
         weight = self.row_weights(ev, scale, robust)
         rhs = tf.einsum("bnk,bn->bk", self.jacobian, weight * ev.residual)
-        chol, jacobi = self.factor(weight, damping, hold_hessian)
-        return _solve(chol, jacobi, rhs)
+        hessian = self.weighted_hessian(weight) if self.weight_hessian else self.hessian
+        return _solve(*_scaled_cholesky(hessian, damping), rhs)
 
     def row_weights(self, ev: _Evaluation, scale, robust=None) -> tf.Tensor:
         """IRLS row weights ``[B, N]``: in-view mask x texture x robust weight (``robust``: see
@@ -348,23 +346,15 @@ class _Level:
             weight *= robust_w
         return weight
 
-    def factor(self, weight, damping, hold_hessian=False) -> tuple[tf.Tensor, tf.Tensor]:
-        """:func:`_scaled_cholesky` of the damped Hessian for row weights ``[B, N]``."""
-        hessian = self.weighted_hessian(weight) if self.weight_hessian else self.hessian
-        if hold_hessian:
-            hessian = tf.stop_gradient(hessian)
-        return _scaled_cholesky(hessian, damping)
-
     def step_jacobian(self, rotation, translation, scale, damping) -> tf.Tensor:
         """``A = d delta / d eps [B, 6, 6]`` of :meth:`step` (every row robust) at the pose
         ``(rotation, translation)`` moved by ``eps`` in the reference camera (as
-        :func:`geometry.transform_pixels_jacobian`), at ``eps = 0``, with ``H`` and ``sigma`` held.
+        :func:`geometry.transform_pixels_jacobian`), at ``eps = 0``, with ``sigma`` held.
 
-        Where the step vanishes (the fixed point of :func:`implicit_vjp`) this is the exact
-        derivative: ``H``'s own change multiplies ``J^T W r = 0``.  Forward-mode by hand: the six
-        directions move each row through its own sample only (plus the per-channel gain), so
-        ``d(J^T W r)/d eps = J^T diag(psi'(r)) dr/d eps`` is one pass over the rows, where reverse
-        mode needs one pass per direction.
+        Forward mode by hand: the six directions move each row through its own sample only (plus
+        the per-channel gain), so ``d(J^T W r)/d eps`` and ``d(J^T W J)/d eps`` take one pass over
+        the rows, where reverse mode needs one pass per direction; only the 6x6 solve is
+        differentiated by TensorFlow.
         """
         coords, in_front = geometry.transform_pixels(self.inv_depth, rotation, translation, self.intrinsics)
         coords_jacobian = geometry.transform_pixels_jacobian(self.inv_depth, rotation, translation,
@@ -396,16 +386,36 @@ class _Level:
         rows = self.jacobian.shape[1]
         residual = tf.reshape((warped - self.ref_image) * mask, [-1, rows])
         moved = tf.reshape(moved * mask[..., None], [-1, rows, 6])
-        # psi(r) = w(r) r; its slope, row by row, from one reverse pass (rows are independent).
-        with tf.GradientTape() as tape:
+        # The robust weight w(r) and psi(r) = w(r) r: their slopes, row by row, from one reverse
+        # pass each (rows are independent).
+        with tf.GradientTape(persistent=True) as tape:
             tape.watch(residual)
-            psi = robust_weights(residual, scale, self.robust) * residual
-        slope = tape.gradient(psi, residual)
+            robust_w = robust_weights(residual, scale, self.robust)
+            psi = robust_w * residual
+        psi_slope = tape.gradient(psi, residual, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        weight_slope = tape.gradient(robust_w, residual, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        del tape
         mask = tf.reshape(mask, [-1, rows])
-        rhs_jacobian = tf.einsum("bnk,bnl->bkl", self.jacobian, (mask * self.texture * slope)[..., None] * moved)
-        weight = mask * self.texture * robust_weights(residual, scale, self.robust)
-        chol, jacobi = self.factor(weight, damping, hold_hessian=True)
-        return _solve(chol, jacobi, rhs_jacobian)
+        row_weight = mask * self.texture
+        weight = row_weight * robust_w
+        rhs = tf.einsum("bnk,bn->bk", self.jacobian, weight * residual)
+        rhs_moved = tf.einsum("bnk,bnl->bkl", self.jacobian, (row_weight * psi_slope)[..., None] * moved)
+        hessian = self.weighted_hessian(weight) if self.weight_hessian else self.hessian
+        # The damped, scaled 6x6 solve's own derivatives: reverse mode on 6x6 tensors.
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch([hessian, rhs])
+            step = _solve(*_scaled_cholesky(hessian, damping), rhs)
+        by_rhs = tape.batch_jacobian(step, rhs, experimental_use_pfor=False)                 # [B, 6, 6]
+        by_hessian = tape.batch_jacobian(step, hessian, experimental_use_pfor=False)         # [B, 6, 6, 6]
+        del tape
+        step_moved = tf.einsum("bkj,bjl->bkl", by_rhs, rhs_moved)
+        if not self.weight_hessian:     # the authors' H does not move with the pose
+            return step_moved
+        stride = self.hessian_stride
+        jacobian = self.jacobian[:, ::stride]
+        weight_moved = (row_weight * weight_slope)[:, ::stride, None] * moved[:, ::stride]
+        hessian_moved = float(stride) * tf.einsum("bnk,bnm,bnl->blkm", jacobian, jacobian, weight_moved)
+        return step_moved + tf.einsum("bkij,blij->bkl", by_hessian, hessian_moved)
 
     def weighted_hessian(self, weight) -> tf.Tensor:
         """``J^T diag(weight) J [B, 6, 6]`` for row weights ``[B, N]``, from every
@@ -605,9 +615,8 @@ def implicit_vjp(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.T
 
         dL/dd = -w^T dphi/dd,    A^T w = P^T upstream
 
-    At the fixed point ``phi``'s derivatives have no term from ``H`` (it multiplies
-    ``J^T W r = 0``), so ``H`` is held: ``A`` comes by forward mode in one pass over the rows
-    (:meth:`_Level.step_jacobian`) and ``w^T dphi/dd`` from one reverse pass, so the cost is that
+    ``A`` comes by forward mode in one pass over the rows (:meth:`_Level.step_jacobian`) and
+    ``w^T dphi/dd`` from one reverse pass, so the cost is that
     of a few iterations, whatever the number of levels and iterations of the forward solve, and
     nothing of the forward needs to be kept.  The
     6x6 solve is Tikhonov-regularised (``(A A^T + mu I) w = A P^T upstream``) so a degenerate ``A``
@@ -646,7 +655,7 @@ def implicit_vjp(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.T
             level.visible = tf.stop_gradient(tf.cast(visible, dtype))
         evaluation = level.evaluate(rotation0, translation0)
         scale = level.scale(evaluation)
-        step = level.step(evaluation, scale, damping, hold_hessian=True)
+        step = level.step(evaluation, scale, damping)
     a_matrix = tf.stop_gradient(level.step_jacobian(rotation0, translation0, scale, damping))  # [B, 6, 6]
     rhs = tf.linalg.matvec(a_matrix, tf.linalg.matvec(p_matrix, upstream, transpose_a=True))
     normal = tf.matmul(a_matrix, a_matrix, transpose_b=True) + regularization * tf.eye(6, dtype=dtype)
