@@ -28,7 +28,6 @@ variation of the normalized map, last logged step; a flat map has 0).
 from __future__ import annotations
 
 import glob
-import json
 import os
 import subprocess
 import sys

@@ -25,7 +25,7 @@ from absl import app, flags
 
 from bench.common import machine_info, peak_rss_mib, print_table, time_call, write_json
 from ddvo_tf.config import TrainConfig
-from ddvo_tf.ddvo import DirectVisualOdometry
+from ddvo_tf.core.ddvo_layer import DirectVisualOdometry
 from pipelines import street_scene
 
 FLAGS = flags.FLAGS

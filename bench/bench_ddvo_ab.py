@@ -1,7 +1,9 @@
-"""DDVO speed, A against B: this checkout's ``ddvo_tf/ddvo.py`` against another version of it.
+"""DDVO speed, A against B: this checkout's DDVO layer against that of another git revision.
 
-    git show REV:ddvo_tf/ddvo.py > /tmp/ddvo_base.py
-    python -m bench.bench_ddvo_ab --baseline=/tmp/ddvo_base.py [--levels=5,1] [--rounds=10]
+    python -m bench.bench_ddvo_ab --baseline=REV [--levels=5,3] [--rounds=10]
+
+The revision's ``ddvo_tf`` package is extracted (``git archive``) under another package name, so
+both versions live in one process whatever the revision's module layout.
 
 On this 2-core VM the time of the same call drifts by ±30 % from one run of ``bench.bench_ddvo``
 to the next, more than most changes worth measuring; so both versions are compiled in one
@@ -13,8 +15,12 @@ and forward+backward (the implicit gradient, the layer's default).
 """
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import os
+import re
+import subprocess
+import sys
+import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -25,10 +31,10 @@ from absl import app, flags
 
 from bench import ddvo_cases
 from bench.common import machine_info, print_table, write_json
-from ddvo_tf import ddvo
+from ddvo_tf.core import ddvo_layer
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("baseline", None, "path of the other ddvo.py (e.g. from git show REV:ddvo_tf/ddvo.py)")
+flags.DEFINE_string("baseline", None, "git revision of the other version (e.g. HEAD~1, a tag, a hash)")
 flags.DEFINE_list("levels", ["5", "3"], "pyramid levels (5: from the identity; fewer: from a perturbed pose)")
 flags.DEFINE_integer("rounds", 10, "alternations of the two versions")
 flags.DEFINE_integer("calls", 4, "timed calls per version per round")
@@ -36,18 +42,32 @@ flags.DEFINE_string("output", "bench/results/ddvo_ab.json", "JSON output path")
 flags.mark_flag_as_required("baseline")
 
 
-def _load(path: str):
-    if not os.path.isfile(path):
-        raise app.UsageError(f"--baseline={path}: no such file (git show REV:ddvo_tf/ddvo.py > {path})")
-    spec = importlib.util.spec_from_file_location("ddvo_baseline", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _load(revision: str):
+    """The module of ``revision`` that defines ``DirectVisualOdometry``, imported from a copy of
+    its ``ddvo_tf`` package renamed ``ddvo_tf_baseline``."""
+    root = tempfile.mkdtemp(prefix="ddvo_ab_")
+    archive = subprocess.run(["git", "archive", revision, "ddvo_tf"], capture_output=True)
+    if archive.returncode:
+        raise app.UsageError(f"--baseline={revision}: git archive failed: {archive.stderr.decode().strip()}")
+    subprocess.run(["tar", "-x", "-C", root], input=archive.stdout, check=True)
+    os.rename(os.path.join(root, "ddvo_tf"), os.path.join(root, "ddvo_tf_baseline"))
+    layer_module = None
+    for folder, _, names in os.walk(os.path.join(root, "ddvo_tf_baseline")):
+        for name in (n for n in names if n.endswith(".py")):
+            path = os.path.join(folder, name)
+            text = re.sub(r"\bddvo_tf\b", "ddvo_tf_baseline", open(path).read())
+            open(path, "w").write(text)
+            if "class DirectVisualOdometry(" in text:
+                layer_module = os.path.relpath(path, root)[:-3].replace(os.sep, ".")
+    if layer_module is None:
+        raise app.UsageError(f"--baseline={revision}: no DirectVisualOdometry in its ddvo_tf package")
+    sys.path.insert(0, root)
+    return importlib.import_module(layer_module)
 
 
 def main(argv):
     del argv
-    versions = {"baseline": _load(FLAGS.baseline), "this checkout": ddvo}
+    versions = {"baseline": _load(FLAGS.baseline), "this checkout": ddvo_layer}
     ref, src, inv_depth, intrinsics, true = ddvo_cases.stack(ddvo_cases.street_pairs(count=1))
     ref, src, intrinsics = (tf.constant(x) for x in (ref, src, intrinsics))
     inv_depth = tf.Variable(inv_depth)

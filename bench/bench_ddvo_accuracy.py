@@ -30,7 +30,7 @@ from absl import app, flags
 
 from bench import ddvo_cases
 from bench.common import machine_info, print_table, write_json
-from ddvo_tf.ddvo import DirectVisualOdometry
+from ddvo_tf.core.ddvo_layer import DirectVisualOdometry
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("robust", ["none", "huber", "student_t"], "robust objectives to compare")

@@ -10,7 +10,7 @@
 * :func:`perturb`: a Pose-CNN-like start (rotation off by a fixed angle about a random axis,
   translation scaled and offset), the starting point of ``hybrid``'s refinement.
 
-Arrays follow the project's conventions (``ddvo_tf.geometry``): images float32 [0, 1] ``[H, W, 3]``,
+Arrays follow the project's conventions (``ddvo_tf.core.geometry``): images float32 [0, 1] ``[H, W, 3]``,
 inverse depth ``[H, W, 1]``, intrinsics 3x3 at the arrays' resolution, poses
 ``[tx, ty, tz, wx, wy, wz]`` reference -> source.
 """
@@ -36,7 +36,7 @@ class PoseCase:
 
 
 def stack(cases: list[PoseCase]) -> tuple[np.ndarray, ...]:
-    """Batched inputs of :class:`ddvo_tf.ddvo.DirectVisualOdometry` and the true poses ``[B, 6]``."""
+    """Batched inputs of :class:`ddvo_tf.core.ddvo_layer.DirectVisualOdometry` and the true poses ``[B, 6]``."""
     return (np.stack([c.ref for c in cases]), np.stack([c.src for c in cases]),
             np.stack([c.inv_depth for c in cases]), np.stack([c.intrinsics for c in cases]),
             np.stack([c.pose for c in cases]))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from ddvo_tf.iterations import as_counts, level_iterations
+from ddvo_tf.core.iterations import as_counts, level_iterations
 
 MODES = ("baseline", "posecnn", "ddvo", "hybrid")
 # hybrid's refinement from the Pose-CNN's pose: the paper runs the finest level only; from a

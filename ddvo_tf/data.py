@@ -3,7 +3,7 @@
 Elements are dicts of batched tensors::
 
     frames         [B, 3, H, W, 3] float32 in [0, 1]; frames[:, 1] is the target I_2
-    intrinsics     [B, 3, 3] float32 at H x W (``ddvo_tf.geometry`` conventions)
+    intrinsics     [B, 3, 3] float32 at H x W (``ddvo_tf.core.geometry`` conventions)
     drive, camera  [B] string;   frame_numbers [B, 3] int64
 
 Augmentation keeps geometry consistent: a random up-scale by ``s`` in [1, max_scale] and crop back
@@ -25,7 +25,8 @@ import random
 
 import tensorflow as tf
 
-from ddvo_tf import geometry, records
+from ddvo_tf import records
+from ddvo_tf.core import geometry
 
 
 class DatasetError(Exception):

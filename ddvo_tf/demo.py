@@ -34,9 +34,9 @@ def main(argv):
     import numpy as np
     import tensorflow as tf
 
-    from ddvo_tf import geometry
-    from ddvo_tf.ddvo import DirectVisualOdometry
-    from ddvo_tf.sampling import bilinear_sample
+    from ddvo_tf.core import geometry
+    from ddvo_tf.core.ddvo_layer import DirectVisualOdometry
+    from ddvo_tf.core.sampling import bilinear_sample
     from pipelines import street_scene
 
     height, width = FLAGS.height, FLAGS.width

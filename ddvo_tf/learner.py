@@ -18,9 +18,10 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from ddvo_tf import geometry, losses
+from ddvo_tf import losses
+from ddvo_tf.core import geometry
 from ddvo_tf.config import TrainConfig
-from ddvo_tf.ddvo import DirectVisualOdometry
+from ddvo_tf.core.ddvo_layer import DirectVisualOdometry
 from ddvo_tf.models import dtype_policy
 from ddvo_tf.models.depth_net import INV_DEPTH_OFFSET, INV_DEPTH_SCALE, NUM_SCALES, build_depth_net
 from ddvo_tf.models.pose_net import build_pose_net

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from ddvo_tf import geometry
-from ddvo_tf.sampling import bilinear_sample
+from ddvo_tf.core import geometry
+from ddvo_tf.core.sampling import bilinear_sample
 
 SSIM_WEIGHT = 0.85
 SSIM_C1 = 0.01 ** 2

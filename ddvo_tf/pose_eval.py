@@ -23,7 +23,8 @@ import numpy as np
 import tensorflow as tf
 import tqdm
 
-from ddvo_tf import geometry, metrics
+from ddvo_tf import metrics
+from ddvo_tf.core import geometry
 
 SNIPPET = 5
 
@@ -92,7 +93,7 @@ def ddvo_motions(inverse_depth_fn: Callable[[np.ndarray, np.ndarray], np.ndarray
                  num_levels: int = 5, batch_size: int = 8) -> np.ndarray:
     """``[N, 6]`` DDVO motions ``k -> k+1`` from the identity; ``inverse_depth_fn(indices, images)``
     gives the inverse depth ``[n, H, W, 1]`` of frames ``indices`` (normally the Depth-CNN's)."""
-    from ddvo_tf.ddvo import DirectVisualOdometry
+    from ddvo_tf.core.ddvo_layer import DirectVisualOdometry
     dvo = DirectVisualOdometry(num_levels=num_levels)
     motions = np.zeros((len(frames), 6))
     for start in range(0, len(frames) - 1, batch_size):

@@ -3,7 +3,7 @@
 Each frame is read, resized (OpenCV ``INTER_AREA``, an area average, so downscaling does not
 alias) and encoded once, then shared by the up to three clips it belongs to.  Clips are
 consecutive triplets of *kept* frames.  Intrinsics follow the crop (bottom rows only: ``K``
-unchanged) and the resize (``ddvo_tf.geometry.resize_intrinsics``, exact for area resizes).
+unchanged) and the resize (``ddvo_tf.core.geometry.resize_intrinsics``, exact for area resizes).
 The train/validation choice of a clip is a seeded hash of its drive, camera and target frame,
 so it does not depend on sharding, worker count or machine split.
 """
@@ -16,7 +16,8 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
-from ddvo_tf import geometry, records
+from ddvo_tf import records
+from ddvo_tf.core import geometry
 from pipelines.sequences import DataError, FrameSequence, iter_images
 from pipelines.static_frames import StaticFilter
 

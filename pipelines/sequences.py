@@ -3,7 +3,7 @@
 A :class:`FrameSequence` is one camera of one drive (KITTI ``image_02`` and ``image_03`` are two
 sequences), a Cityscapes snippet, or a user's video.  Frames are listed by number and file;
 a video sequence lists the video file and reads it in order.  Intrinsics are 3x3 at the
-sequence's full image size (the convention of ``ddvo_tf.geometry``), before any crop or resize.
+sequence's full image size (the convention of ``ddvo_tf.core.geometry``), before any crop or resize.
 
 Sources raise :class:`DataError` with a message naming the offending file and the fix; the build
 job prints it instead of a traceback.

@@ -16,7 +16,7 @@ Two looks share one layout (same geometry for the same seed):
   ``bench/ddvo_cases.py``, kept so those measurements stay comparable).
 
 Camera poses are camera-to-world transforms ``T_wc`` (4x4, ``X_world = T_wc @ X_cam``).  The pose
-that maps reference-camera points into a source camera (the convention of ``ddvo_tf.geometry``)
+that maps reference-camera points into a source camera (the convention of ``ddvo_tf.core.geometry``)
 is ``inv(T_wc_src) @ T_wc_ref``; :func:`relative_pose` computes it.
 """
 from __future__ import annotations

@@ -167,7 +167,7 @@ def render_frame(config: SyntheticConfig, drive: int, frame: int, drive_dir: str
 def _calibration_text(config: SyntheticConfig) -> dict[str, str]:
     K = intrinsics(config)
     fmt = lambda a: " ".join(f"{v:.12e}" for v in np.asarray(a, np.float64).reshape(-1))
-    cam = [f"calib_time: 01-Jan-2000 00:00:00", "corner_dist: 9.950000e-02"]
+    cam = ["calib_time: 01-Jan-2000 00:00:00", "corner_dist: 9.950000e-02"]
     for index in range(4):
         camera = f"image_{index:02d}"
         offset = BASELINE_OFFSETS.get(camera, 0.0)

@@ -4,9 +4,11 @@ import pytest
 import tensorflow as tf
 from scipy.spatial.transform import Rotation
 
-from ddvo_tf import geometry
-from ddvo_tf.ddvo import DirectVisualOdometry, image_gradients, solve_pose, warp_jacobian
-from ddvo_tf.sampling import bilinear_sample
+from ddvo_tf.core import geometry
+from ddvo_tf.core.ddvo_layer import DirectVisualOdometry
+from ddvo_tf.core.ddvo_level import image_gradients, warp_jacobian
+from ddvo_tf.core.ddvo_solver import solve_pose
+from ddvo_tf.core.sampling import bilinear_sample
 
 
 def pose_errors(estimated, true):
@@ -190,9 +192,10 @@ def test_a_per_level_iteration_budget_runs_each_level_its_own_count(street_pair)
 def test_the_hessian_from_every_4th_row_estimates_that_of_all_rows(street_pair):
     # 64x208x3 rows (>= 2^15): the re-weighted Hessian uses every 4th row, scaled back; against
     # all rows, at the weights of a realistic iterate (robust weights, part of the view lost).
-    from ddvo_tf.ddvo import _Level, robust_weights
+    from ddvo_tf.core.ddvo_level import Level
+    from ddvo_tf.core.robust import robust_weights
     ref, src, inv_depth, intrinsics = (tf.constant(a.astype(np.float64)) for a in street_pair.batch([0, 1, 2]))
-    level = _Level(ref, src, inv_depth, intrinsics, True, "student_t", "gain", "bilinear", False)
+    level = Level(ref, src, inv_depth, intrinsics, True, "student_t", "gain", "bilinear", False)
     start = street_pair.true_poses[:3] + np.array([0.02, -0.01, 0.05, 0.002, -0.003, 0.001])
     ev = level.evaluate(geometry.so3_exp(tf.constant(start[:, 3:])), tf.constant(start[:, :3]))
     weight = ev.mask * level.texture * robust_weights(ev.residual, level.scale(ev), "student_t")
@@ -262,12 +265,12 @@ def test_the_forward_mode_step_jacobian_equals_reverse_mode_autodiff(street_pair
     # A = d step / d eps of the implicit gradient, by hand in one pass over the rows, against six
     # reverse passes of TensorFlow's autodiff (float64), at poses off the solution where the gain,
     # the robust weights, the re-weighted H and the in-view mask all vary.
-    from ddvo_tf.ddvo import _Level
+    from ddvo_tf.core.ddvo_level import Level
     ref, src, inv_depth, intrinsics = (tf.constant(x, tf.float64) for x in street_pair.batch([0, 1]))
     pose = tf.constant(np.asarray(street_pair.true_poses[:2]) * 0.8 + [0.02, -0.01, 0.05, 0.004, -0.006, 0.003],
                        tf.float64)
     rotation, translation = geometry.so3_exp(pose[:, 3:]), pose[:, :3]
-    level = _Level(ref, src, inv_depth, intrinsics, weight_hessian, robust, photometric, interpolation, occlusion)
+    level = Level(ref, src, inv_depth, intrinsics, weight_hessian, robust, photometric, interpolation, occlusion)
     level.fix_visibility(rotation, translation)
     scale = level.scale(level.evaluate(rotation, translation))
     got = level.step_jacobian(rotation, translation, scale, 1e-4).numpy()
@@ -313,7 +316,7 @@ def test_implicit_gradient_matches_finite_differences_of_the_converged_solve(str
     # Directional derivatives of the converged float64 solve (central differences) along a smooth
     # perturbation of the inverse depth.  The solve is only piecewise smooth (bilinear sampling,
     # best-iterate selection), so the tolerance is that of the unrolled gradient's own agreement.
-    from ddvo_tf.ddvo import implicit_vjp
+    from ddvo_tf.core.ddvo_solver import implicit_vjp
     weights = tf.constant([[1.0, -2.0, 3.0, 10.0, -20.0, 30.0]], tf.float64)
     rng = np.random.default_rng(0)
     for index in range(3):
@@ -353,7 +356,7 @@ def test_layer_gradient_on_degenerate_input_is_finite_and_falls_back_to_init(gra
 # --- robust objective, exposure gain, convergence (issue 14) -------------------------------------
 
 def test_weighted_median_matches_numpy():
-    from ddvo_tf.ddvo import weighted_median
+    from ddvo_tf.core.robust import weighted_median
     rng = np.random.default_rng(1)
     values = rng.exponential(0.05, (3, 500))
     weights = rng.uniform(0, 1, (3, 500)) * (rng.uniform(size=(3, 500)) > 0.3)
@@ -370,7 +373,7 @@ def test_weighted_median_matches_numpy():
 def test_robust_weights_are_the_derivative_of_the_penalty(robust):
     # IRLS weights w(r) = rho'(r) / (2 r), checked against central differences of rho in float64;
     # every rho behaves as r^2 near 0.
-    from ddvo_tf.ddvo import robust_penalty, robust_weights
+    from ddvo_tf.core.robust import robust_penalty, robust_weights
     residual = np.linspace(-0.5, 0.5, 41)[None] + 1e-3
     scale = tf.constant([0.07], tf.float64)
     h = 1e-6
@@ -492,17 +495,18 @@ def test_debug_graph_path_forward_backward_is_deterministic_and_matches_xla(stre
 def test_the_carried_cost_is_the_cost_of_the_returned_pose(street_pair, robust):
     # The solve carries the best iterate's cost through its loop instead of re-evaluating it every
     # iteration; re-evaluated from scratch at the pose it returns, at its final sigma, it must agree.
-    from ddvo_tf.ddvo import _Evaluation, _Level, _solve_level
+    from ddvo_tf.core.ddvo_level import Evaluation, Level
+    from ddvo_tf.core.ddvo_solver import _solve_level
     ref, src, inv_depth, intrinsics = (a.astype(np.float64) for a in street_pair.batch([0, 1, 2]))
     start = street_pair.true_poses[:3] + np.array([0.06, -0.04, 0.12, 0.006, -0.008, 0.004])
-    level = _Level(tf.constant(ref), tf.constant(src), tf.constant(inv_depth), tf.constant(intrinsics),
+    level = Level(tf.constant(ref), tf.constant(src), tf.constant(inv_depth), tf.constant(intrinsics),
                    False, robust, "gain", "bicubic", True)
     result = _solve_level(level, geometry.so3_exp(tf.constant(start[:, 3:])), tf.constant(start[:, :3]),
                           num_iterations=10, damping=1e-4, tolerance=1e-3)
     again = level.evaluate(result["rotation"], result["translation"])
     np.testing.assert_allclose(result["cost"].numpy(), level.cost(again, result["scale"]).numpy(), rtol=1e-9)
     np.testing.assert_allclose(result["cost"].numpy(),
-                               level.cost(_Evaluation(result["evaluation"].residual, result["evaluation"].mask),
+                               level.cost(Evaluation(result["evaluation"].residual, result["evaluation"].mask),
                                           result["scale"]).numpy(), rtol=1e-12)
     assert np.all(result["accepted"].numpy()) and np.all(result["iterations"].numpy() >= 2)
 

@@ -4,8 +4,8 @@ import pytest
 import tensorflow as tf
 from scipy.spatial.transform import Rotation
 
-from ddvo_tf import geometry
-from ddvo_tf.ddvo import warp_jacobian
+from ddvo_tf.core import geometry
+from ddvo_tf.core.ddvo_level import warp_jacobian
 
 
 def _random_rotvecs(rng, n, max_angle):

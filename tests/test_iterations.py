@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from ddvo_tf.iterations import as_counts, level_iterations
+from ddvo_tf.core.iterations import as_counts, level_iterations
 
 
 def test_one_count_serves_every_level_and_a_list_is_read_finest_first():

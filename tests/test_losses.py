@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ddvo_tf import geometry, losses
+from ddvo_tf import losses
+from ddvo_tf.core import geometry
 from pipelines import street_scene
 from conftest import pose_vector
 

@@ -1,10 +1,10 @@
-"""The z-buffer of ddvo_tf.occlusion against a float64 numpy z-buffer and scenes whose occlusion is
+"""The z-buffer of ddvo_tf.core.occlusion against a float64 numpy z-buffer and scenes whose occlusion is
 known by construction."""
 import numpy as np
 import tensorflow as tf
 
-from ddvo_tf import geometry
-from ddvo_tf.occlusion import visible_mask
+from ddvo_tf.core import geometry
+from ddvo_tf.core.occlusion import visible_mask
 
 
 def reference_visible(coords, inv_depth, valid, margin):

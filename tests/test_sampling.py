@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ddvo_tf.sampling import bicubic_sample, bilinear_sample
+from ddvo_tf.core.sampling import bicubic_sample, bilinear_sample
 
 
 def reference_sample(image, coords):
@@ -152,6 +152,6 @@ def test_bicubic_slope_at_pixel_centres_is_the_central_difference():
 
 
 def test_unknown_interpolation_is_refused():
-    from ddvo_tf.sampling import neighbourhoods
+    from ddvo_tf.core.sampling import neighbourhoods
     with pytest.raises(ValueError, match="interpolation"):
         neighbourhoods(tf.zeros([1, 4, 4, 1]), "nearest")

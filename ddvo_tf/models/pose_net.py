@@ -4,7 +4,7 @@ explainability decoder): the triplet concatenated along channels, seven stride-2
 source frame, spatial mean, times 0.01 (SfMLearner's output scaling, which keeps early poses small).
 
 Input ``[B, 3, H, W, 3]`` (frames in time order, target in the middle).  Output ``[B, 2, 6]``:
-the poses ``[tx, ty, tz, wx, wy, wz]`` (exponential coordinates, ``ddvo_tf.geometry``) that map
+the poses ``[tx, ty, tz, wx, wy, wz]`` (exponential coordinates, ``ddvo_tf.core.geometry``) that map
 target-camera points into frame 1 and frame 3 cameras.  The translation is in the units of the
 (normalized) depth the loss uses: with normalization on, the depth scale is pinned, so the network
 learns translations at that scale (see BUILD_NOTES.md on the paper's "divide by mean depth").

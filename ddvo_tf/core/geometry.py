@@ -203,7 +203,7 @@ def transform_pixels_jacobian(inv_depth: tf.Tensor, rotation: tf.Tensor, transla
 
     The homogeneous pixel ``P = K R x~ + d K t`` (``x~ = K^-1 [x, y, 1]``) moves by
     ``K R (d v + w x x~)``; ``coords = P_xy / P_z`` then moves by ``(dP_xy - coords dP_z) / P_z``.
-    At the identity pose this is :func:`ddvo_tf.ddvo.warp_jacobian`.
+    At the identity pose this is :func:`ddvo_tf.core.ddvo_level.warp_jacobian`.
     """
     with tf.name_scope("transform_pixels_jacobian"):
         height, width = inv_depth.shape[1], inv_depth.shape[2]

@@ -9,7 +9,7 @@ value exceeds its own by more than a relative ``margin`` (points of one surface 
 side differ by far less; an occluding edge by much more).
 
 Shapes: ``coords [B, H, W, 2]`` (``(x, y)`` pixel coordinates in a source image of the same
-``H x W``, pixel centres at integers as in :mod:`ddvo_tf.geometry`), ``inv_depth [B, H, W, 1]``
+``H x W``, pixel centres at integers as in :mod:`ddvo_tf.core.geometry`), ``inv_depth [B, H, W, 1]``
 (each point's inverse depth in the source camera), ``valid [B, H, W, 1]`` (1 where the point is in
 view and in front).  The result is a constant of the pose for differentiation (piecewise constant).
 """

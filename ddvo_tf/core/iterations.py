@@ -1,5 +1,5 @@
 """DDVO's per-level Gauss-Newton budget, free of TensorFlow so that ``config.py`` (checked by
-``train.py`` before TensorFlow loads) and ``ddvo.py`` share one rule.
+``train.py`` before TensorFlow loads) and the DDVO layer share one rule.
 
 A budget is one count for every pyramid level (an int or a one-entry list), or a list of counts,
 finest level first, whose first ``num_levels`` entries are used: one list then serves the 5-level
