@@ -11,7 +11,7 @@ worker start-up (a spawned process importing TensorFlow, ~4 s) does not dominate
 * ``sfmlearner-style``: the structure of SfMLearner's ``prepare_train_data.py`` -- one process,
   per target frame read its three frames, resize each, concatenate, write one JPEG -- with the same
   OpenCV calls, for an equal-footing comparison (each frame is read and resized three times);
-* ``reader``: ``ddvo_tf.data.make_dataset`` examples/s at batch 4, with and without augmentation.
+* ``reader``: ``ddvo_tf.data.reader.make_dataset`` examples/s at batch 4, with and without augmentation.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ import numpy as np
 from absl import app, flags
 
 from bench.common import machine_info, peak_rss_mib, print_table, write_json
-from ddvo_tf import data
+from ddvo_tf.data import reader
 from pipelines import job, kitti_raw, synthetic
 
 FLAGS = flags.FLAGS
@@ -94,7 +94,7 @@ def main(argv):
                      "clips/s": clips / seconds, "frames/s": frames / seconds, "peak MiB": peak_rss_mib()})
         built = os.path.join(work, f"build_{FLAGS.workers[0]}")
         for augment in (False, True):
-            dataset = data.make_dataset(built, batch_size=4, augment=augment)
+            dataset = reader.make_dataset(built, batch_size=4, augment=augment)
             iterator = iter(dataset)
             for _ in range(5):
                 next(iterator)

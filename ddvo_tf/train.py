@@ -197,7 +197,8 @@ def main(argv):
         return 2
     import numpy as np
 
-    from ddvo_tf import data, exact_depth
+    from ddvo_tf import exact_depth
+    from ddvo_tf.data import reader
     from ddvo_tf.distribute import DistributeError, split_cpu
     from ddvo_tf.training import TrainingError, train
     from pipelines.sequences import DataError
@@ -220,7 +221,7 @@ def main(argv):
             constant = exact_depth.score([(rgb, truth, np.ones(truth.shape, np.float32))
                                           for rgb, truth, _ in predictions])
             pictures = exact_depth.write_pictures(predictions, result["model_dir"])
-    except (TrainingError, data.DatasetError, DataError, DistributeError, ValueError) as error:
+    except (TrainingError, reader.DatasetError, DataError, DistributeError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     model_dir = result["model_dir"]

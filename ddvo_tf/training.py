@@ -35,7 +35,8 @@ import numpy as np
 import tensorflow as tf
 import tqdm
 
-from ddvo_tf import data, distribute, viz
+from ddvo_tf import distribute, viz
+from ddvo_tf.data import reader
 from ddvo_tf.config import TrainConfig
 from ddvo_tf.export import export_depth_model
 from ddvo_tf.learner import DepthLearner
@@ -203,7 +204,7 @@ def train(config: TrainConfig, log=print, strategy: tf.distribute.Strategy | Non
                             f"{replicas} replicas of --strategy={config.strategy}")
     chief = distribute.is_chief(strategy)
     # The data is checked before anything is printed or written, the Pose-CNN stage included.
-    manifest = data.load_manifest(config.data_dir)
+    manifest = reader.load_manifest(config.data_dir)
     check_training_size(config, manifest)
     if config.mode == "hybrid" and not config.init_checkpoint:
         stage = dataclasses.replace(config, mode="posecnn", model_dir=os.path.join(config.model_dir, "pretrain_posecnn"),
@@ -273,10 +274,10 @@ def train(config: TrainConfig, log=print, strategy: tf.distribute.Strategy | Non
 
 def _run_steps(config, learner, step, steps, manager, log, strategy, chief) -> None:
     start = int(step.numpy())
-    files = data.shard_files(config.data_dir, "train")
+    files = reader.shard_files(config.data_dir, "train")
 
     def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
-        dataset = data.make_dataset(config.data_dir, "train", context.get_per_replica_batch_size(config.batch_size),
+        dataset = reader.make_dataset(config.data_dir, "train", context.get_per_replica_batch_size(config.batch_size),
                                     (config.height, config.width), augment=config.augment, seed=config.seed + start,
                                     num_shards=context.num_input_pipelines, shard_index=context.input_pipeline_id)
         return dataset.map(lambda b: {"frames": b["frames"], "intrinsics": b["intrinsics"]})
@@ -297,7 +298,7 @@ def _run_steps(config, learner, step, steps, manager, log, strategy, chief) -> N
             try:
                 batch = next(iterator)
             except tf.errors.DataLossError:
-                raise TrainingError(str(data.explain_data_loss(files))) from None
+                raise TrainingError(str(reader.explain_data_loss(files))) from None
             result = train_fn(batch)
             loss = float(result["loss"])
             current = int(step.numpy()) + 1
@@ -374,9 +375,9 @@ def _image_summaries(outputs: dict, step: int, count: int = 2) -> None:
 
 def write_depth_pictures(learner: DepthLearner, config: TrainConfig, count: int = 4) -> list[str]:
     """``depth_NN.png`` (target | colour-mapped inverse depth) for a few clips, validation first."""
-    manifest = data.load_manifest(config.data_dir)
+    manifest = reader.load_manifest(config.data_dir)
     split = "val" if manifest["counts"].get("val") else "train"
-    dataset = data.make_dataset(config.data_dir, split, 1, (config.height, config.width), augment=False,
+    dataset = reader.make_dataset(config.data_dir, split, 1, (config.height, config.width), augment=False,
                                 shuffle=False, repeat=False, deterministic=True)
     paths = []
     for index, batch in enumerate(dataset.take(count)):

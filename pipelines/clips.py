@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
-from ddvo_tf import records
+from ddvo_tf.data import records
 from ddvo_tf.core import geometry
 from pipelines.sequences import DataError, FrameSequence, iter_images
 from pipelines.static_frames import StaticFilter

@@ -36,7 +36,7 @@ import time
 import tensorflow as tf
 import tqdm
 
-from ddvo_tf import records
+from ddvo_tf.data import records
 from pipelines.clips import ClipOptions, SequenceStats, cut_clips
 from pipelines.sequences import DataError, FrameSequence
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ddvo_tf import data, records
+from ddvo_tf.data import reader, records
 from pipelines import clips, kitti_raw, writer
 from pipelines import job as build
 from pipelines.sequences import DataError
@@ -37,9 +37,9 @@ def test_stopped_frames_are_dropped_and_moving_ones_kept(built_clips, synthetic_
 
 
 def _read_all(output, split=None):
-    manifest = data.load_manifest(output)
+    manifest = reader.load_manifest(output)
     splits = [split] if split else ["train", "val"]
-    files = [f for s in splits for f in data.shard_files(output, s, manifest)]
+    files = [f for s in splits for f in reader.shard_files(output, s, manifest)]
     dataset = tf.data.TFRecordDataset(files).map(
         lambda r: records.decode_clip(r, manifest["height"], manifest["width"]))
     return list(dataset)
@@ -262,8 +262,8 @@ def test_damaged_manifest_and_shard_record_are_named_or_rewritten(built_clips, t
     shutil.copytree(built_clips[0], output_dir)
     with open(os.path.join(output_dir, "manifest.json"), "w") as handle:
         handle.write("")
-    with pytest.raises(data.DatasetError, match=r"manifest.json is damaged .*delete it and re-run the build"):
-        data.load_manifest(output_dir)
+    with pytest.raises(reader.DatasetError, match=r"manifest.json is damaged .*delete it and re-run the build"):
+        reader.load_manifest(output_dir)
     record = sorted(os.listdir(os.path.join(output_dir, writer.SHARD_RECORDS)))[0]
     with open(os.path.join(output_dir, writer.SHARD_RECORDS, record), "w") as handle:
         handle.write("{not json")

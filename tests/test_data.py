@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ddvo_tf import data
-from ddvo_tf.data import _augment
+from ddvo_tf.data import reader
+from ddvo_tf.data.reader import _augment
 from pipelines import street_scene
 
 
 def test_batches_have_documented_shapes_and_are_reproducible(built_clips):
     output, manifest, _ = built_clips
-    make = lambda seed: data.make_dataset(output, batch_size=3, deterministic=True, seed=seed)
+    make = lambda seed: reader.make_dataset(output, batch_size=3, deterministic=True, seed=seed)
     batch = next(iter(make(1)))
     assert batch["frames"].shape == (3, 3, 48, 156, 3) and batch["frames"].dtype == tf.float32
     assert batch["intrinsics"].shape == (3, 3, 3)
@@ -23,9 +23,9 @@ def test_batches_have_documented_shapes_and_are_reproducible(built_clips):
     np.testing.assert_array_equal(batch["frames"], again["frames"])
     other = next(iter(make(2)))
     assert not np.array_equal(batch["frames"], other["frames"])
-    small = next(iter(data.make_dataset(output, batch_size=2, image_size=(24, 78), augment=False,
+    small = next(iter(reader.make_dataset(output, batch_size=2, image_size=(24, 78), augment=False,
                                         shuffle=False, deterministic=True)))
-    full = next(iter(data.make_dataset(output, batch_size=2, augment=False, shuffle=False, deterministic=True)))
+    full = next(iter(reader.make_dataset(output, batch_size=2, augment=False, shuffle=False, deterministic=True)))
     np.testing.assert_allclose(small["intrinsics"][:, :2, :2], full["intrinsics"][:, :2, :2] / 2, rtol=1e-6)
     np.testing.assert_allclose(small["intrinsics"][:, :2, 2], (full["intrinsics"][:, :2, 2] + 0.5) / 2 - 0.5,
                                rtol=1e-6)
@@ -36,12 +36,12 @@ def test_input_pipeline_shards_are_disjoint_and_cover_the_split(by, built_clips)
     # tf.distribute gives each input pipeline shard_index of num_shards: whole shard files when
     # there are enough, else every n-th clip.
     output, _, _ = built_clips
-    files = data.shard_files(output, "train")
+    files = reader.shard_files(output, "train")
     num_shards = 2 if by == "file" else len(files) + 1
     assert by == "clip" or len(files) >= 2
 
     def clips(**kwargs):
-        dataset = data.make_dataset(output, batch_size=1, augment=False, shuffle=False, repeat=False,
+        dataset = reader.make_dataset(output, batch_size=1, augment=False, shuffle=False, repeat=False,
                                     deterministic=True, drop_remainder=False, **kwargs)
         return [batch["frames"].numpy().tobytes() for batch in dataset]
 
@@ -50,7 +50,7 @@ def test_input_pipeline_shards_are_disjoint_and_cover_the_split(by, built_clips)
     assert all(parts) and sum(len(p) for p in parts) == len(everything)
     assert sorted(c for p in parts for c in p) == sorted(everything)
     with pytest.raises(ValueError, match="shard_index"):
-        data.make_dataset(output, num_shards=2, shard_index=2)
+        reader.make_dataset(output, num_shards=2, shard_index=2)
 
 
 @pytest.fixture(scope="module")
@@ -122,17 +122,17 @@ def test_truncated_and_corrupt_shards_are_named(built_clips, tmp_path):
         content = bytearray(handle.read())
     with open(shard, "wb") as handle:
         handle.write(content[: len(content) // 2])
-    with pytest.raises(data.DatasetError, match=f"{os.path.basename(shard)}: shard is .* bytes but the manifest"):
-        data.make_dataset(copy)
+    with pytest.raises(reader.DatasetError, match=f"{os.path.basename(shard)}: shard is .* bytes but the manifest"):
+        reader.make_dataset(copy)
     content[len(content) // 2] ^= 0xFF                                    # same size, bad checksum
     with open(shard, "wb") as handle:
         handle.write(content)
-    dataset = data.make_dataset(copy, augment=False, repeat=False, batch_size=1)
+    dataset = reader.make_dataset(copy, augment=False, repeat=False, batch_size=1)
     with pytest.raises(tf.errors.DataLossError):
         for _ in dataset:
             pass
-    error = data.explain_data_loss(data.shard_files(copy))
+    error = reader.explain_data_loss(reader.shard_files(copy))
     assert os.path.basename(shard) in str(error) and "corrupted record" in str(error)
     os.remove(os.path.join(copy, "manifest.json"))
-    with pytest.raises(data.DatasetError, match="manifest.json does not exist"):
-        data.make_dataset(copy)
+    with pytest.raises(reader.DatasetError, match="manifest.json does not exist"):
+        reader.make_dataset(copy)

@@ -17,12 +17,12 @@ SCRIPT = textwrap.dedent('''
     from ddvo_tf.distribute import split_cpu
     split_cpu(2)
     import keras, numpy as np, tensorflow as tf
-    from ddvo_tf import data
+    from ddvo_tf.data import reader
     from ddvo_tf.config import TrainConfig
     from ddvo_tf.training import build_learner, make_train_function
 
     data_dir = sys.argv[1]
-    batch = next(iter(data.make_dataset(data_dir, batch_size=2, image_size=(32, 104), deterministic=True, seed=3)))
+    batch = next(iter(reader.make_dataset(data_dir, batch_size=2, image_size=(32, 104), deterministic=True, seed=3)))
     batch = {"frames": batch["frames"], "intrinsics": batch["intrinsics"]}
     relative = lambda a, b: float(max(np.linalg.norm(x - y) / max(np.linalg.norm(y), 1e-12) for x, y in zip(a, b)))
     report = {}

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ddvo_tf import data
+from ddvo_tf.data import reader
 from ddvo_tf.config import TrainConfig
 from ddvo_tf.learner import DepthLearner
 from ddvo_tf.models.depth_net import build_depth_net
@@ -35,7 +35,7 @@ def test_network_shapes_and_ranges():
 
 def _batch(built_clips, size=4, seed=0):
     output, _, _ = built_clips
-    dataset = data.make_dataset(output, batch_size=size, image_size=(32, 104), deterministic=True, seed=seed)
+    dataset = reader.make_dataset(output, batch_size=size, image_size=(32, 104), deterministic=True, seed=seed)
     batch = next(iter(dataset))
     return {"frames": batch["frames"], "intrinsics": batch["intrinsics"]}
 
@@ -125,7 +125,7 @@ def _evaluate(learner, built_clips, synthetic_kitti):
     """Mean abs rel of the median-scaled predicted depth, and of a constant, over val targets."""
     output, _, _ = built_clips
     root, _ = synthetic_kitti
-    dataset = data.make_dataset(output, "val", 1, image_size=(32, 104), augment=False, shuffle=False,
+    dataset = reader.make_dataset(output, "val", 1, image_size=(32, 104), augment=False, shuffle=False,
                                 repeat=False, deterministic=True)
     ours, constant = [], []
     for clip in dataset:
@@ -145,7 +145,7 @@ def _short_run(mode, built_clips, steps, learning_rate=1e-3, smoothness_weight=0
     learner = DepthLearner(config)
     learner.compile(optimizer=keras.optimizers.Adam(learning_rate))
     step = tf.function(learner.train_step)
-    dataset = data.make_dataset(output, batch_size=4, image_size=(32, 104), seed=seed, deterministic=True)
+    dataset = reader.make_dataset(output, batch_size=4, image_size=(32, 104), seed=seed, deterministic=True)
     iterator = iter(dataset.map(lambda b: {"frames": b["frames"], "intrinsics": b["intrinsics"]}))
     history = [{k: float(v) for k, v in step(next(iterator)).items()} for _ in range(steps)]
     return learner, history
@@ -244,7 +244,7 @@ def test_collapse_is_reported_on_the_progress_line():
 def _continue(learner, built_clips, steps):
     output, _, _ = built_clips
     step = tf.function(learner.train_step)
-    dataset = data.make_dataset(output, batch_size=4, image_size=(32, 104), seed=1, deterministic=True)
+    dataset = reader.make_dataset(output, batch_size=4, image_size=(32, 104), seed=1, deterministic=True)
     iterator = iter(dataset.map(lambda b: {"frames": b["frames"], "intrinsics": b["intrinsics"]}))
     return learner, [{k: float(v) for k, v in step(next(iterator)).items()} for _ in range(steps)]
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ddvo_tf import records
+from ddvo_tf.data import records
 
 
 def _clip(rng, height=16, width=24):

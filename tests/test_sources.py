@@ -68,8 +68,8 @@ def test_cityscapes_crops_the_hood_and_rescales_intrinsics(tmp_path):
     assert source["frames_read"] == 5 and source["clips"]["train"] == 3          # stride 2
     # 128 rows, bottom 32 cropped -> 96 rows -> 24: sy = 1/4; width 256 -> 64: sx = 1/4.
     assert manifest["counts"]["train"] == 3
-    from ddvo_tf import data
-    clip = next(iter(data.make_dataset(str(tmp_path / "out"), batch_size=1, augment=False, shuffle=False)))
+    from ddvo_tf.data import reader
+    clip = next(iter(reader.make_dataset(str(tmp_path / "out"), batch_size=1, augment=False, shuffle=False)))
     expected = [[2262.52 / 4, 0, (1096.98 + 0.5) / 4 - 0.5], [0, 2265.30 / 4, (513.137 + 0.5) / 4 - 0.5], [0, 0, 1]]
     np.testing.assert_allclose(clip["intrinsics"][0].numpy(), expected, rtol=1e-5)
     top = cv2.resize(cv2.cvtColor(frames[2], cv2.COLOR_BGR2RGB)[:96], (64, 24), interpolation=cv2.INTER_AREA)

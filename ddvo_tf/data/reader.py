@@ -25,7 +25,7 @@ import random
 
 import tensorflow as tf
 
-from ddvo_tf import records
+from ddvo_tf.data import records
 from ddvo_tf.core import geometry
 
 
