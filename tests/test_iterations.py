@@ -1,4 +1,4 @@
-"""The per-level DDVO budget rule (ddvo_tf/iterations.py), shared by the layer and TrainConfig."""
+"""The per-level DDVO budget rule (ddvo_tf/core/iterations.py), shared by the layer and TrainConfig."""
 import subprocess
 import sys
 
