@@ -36,7 +36,7 @@ import time
 from absl import app, flags
 
 from bench.common import machine_info, print_table, write_json
-from ddvo_tf import exact_depth
+from ddvo_tf.evaluation import exact_depth
 
 FLAGS = flags.FLAGS
 ALL_MODES = ("posecnn", "hybrid", "ddvo", "baseline")

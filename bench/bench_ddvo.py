@@ -24,7 +24,7 @@ import tensorflow as tf
 from absl import app, flags
 
 from bench.common import machine_info, peak_rss_mib, print_table, time_call, write_json
-from ddvo_tf.config import TrainConfig
+from ddvo_tf.learning.config import TrainConfig
 from ddvo_tf.core.ddvo_layer import DirectVisualOdometry
 from pipelines import street_scene
 

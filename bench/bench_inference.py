@@ -21,8 +21,8 @@ import tensorflow as tf
 from absl import app, flags
 
 from bench.common import machine_info, peak_rss_mib, print_table, time_call, write_json
-from ddvo_tf.export import export_depth_model
-from ddvo_tf.models.depth_net import build_depth_net
+from ddvo_tf.serving.export import export_depth_model
+from ddvo_tf.learning.depth_net import build_depth_net
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("batches", ["1", "16"], "batch sizes")

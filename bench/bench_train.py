@@ -55,8 +55,8 @@ def _clip(height: int, width: int):
 def run_single(mode: str, batch: int, jit: bool, precision: str = "float32") -> dict:
     import tensorflow as tf
     from bench.flops import train_step_flops
-    from ddvo_tf.config import TrainConfig
-    from ddvo_tf.training import build_learner, make_train_function
+    from ddvo_tf.learning.config import TrainConfig
+    from ddvo_tf.learning.training import build_learner, make_train_function
     frames, K = _clip(FLAGS.height, FLAGS.width)
     data = {"frames": tf.constant(np.repeat(frames[None], batch, 0)),
             "intrinsics": tf.constant(np.repeat(K[None], batch, 0))}

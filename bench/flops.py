@@ -36,9 +36,9 @@ def network_step_flops(model: keras.Model, examples: int, trainable: bool = True
 def train_step_flops(mode: str, height: int, width: int, batch: int, width_multiplier: float = 1.0) -> dict:
     """Convolution FLOPs of one training step of ``mode``: the Depth-CNN on the three frames of each
     clip, the Pose-CNN (trained, frozen in ``hybrid``, absent in ``ddvo``) on each clip."""
-    from ddvo_tf.config import TrainConfig
-    from ddvo_tf.models.depth_net import build_depth_net
-    from ddvo_tf.models.pose_net import build_pose_net
+    from ddvo_tf.learning.config import TrainConfig
+    from ddvo_tf.learning.depth_net import build_depth_net
+    from ddvo_tf.learning.pose_net import build_pose_net
     config = TrainConfig(mode=mode, height=height, width=width, width_multiplier=width_multiplier)
     depth = network_step_flops(build_depth_net(height, width, width_multiplier), 3 * batch)
     pose = 0.0

@@ -21,7 +21,7 @@ import sys
 from absl import app, flags
 
 from bench.common import machine_info, matmul_gflops, print_table, write_json
-from ddvo_tf.config import HYBRID_DDVO_LEVELS
+from ddvo_tf.learning.config import HYBRID_DDVO_LEVELS
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("only", ["ddvo", "train", "pipeline", "inference"], "which benchmarks to (re)run; the "

@@ -9,8 +9,10 @@ that drops such lines and passes everything else through, while Python's ``sys.s
 bars, our messages, tracebacks) keeps writing to the terminal directly.  The filter is a separate
 process, not a thread, so a native crash's last words still reach the terminal.
 
-Call it at the top of a CLI module, before TensorFlow is imported, under ``if __name__ ==
-"__main__"``; ``--verbose`` (or ``DDVO_VERBOSE=1``) turns it off.
+Every command starts through :func:`command` (``python -m ddvo_tf.X`` and the installed
+``ddvo-X`` console scripts alike), so the filter is in place before TensorFlow is imported: command
+modules import the library inside ``main``, never at their top.  ``--verbose`` (or
+``DDVO_VERBOSE=1``) turns it off.
 """
 from __future__ import annotations
 
@@ -115,3 +117,18 @@ def run(main: Callable[[list[str]], int | None]) -> None:
         if asked_for_help and done.code == 1:
             raise SystemExit(0) from None
         raise
+
+
+def command(define_flags: Callable[[], None] | None, main: Callable[[list[str]], int | None]) -> None:
+    """A command's entry point: TensorFlow's native log lines filtered (before it loads), the
+    command's flags defined, ``main`` run by :func:`run`."""
+    quiet_native_logs()
+    if define_flags is not None:
+        define_flags()
+    if main.__module__ != "__main__":
+        # An installed console script: absl's --help lists the key flags of the script (sys.argv[0]),
+        # which defines none; the command module's flags are its.
+        from absl import flags
+        for flag in flags.FLAGS.get_flags_for_module(main.__module__):
+            flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+    run(main)

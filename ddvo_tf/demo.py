@@ -1,4 +1,4 @@
-"""``python -m ddvo_tf.demo``: DDVO recovers a known camera motion on the built-in synthetic street.
+"""``python -m ddvo_tf.demo`` (also ``ddvo-demo``): DDVO recovers a known camera motion on the built-in synthetic street.
 
 Renders a reference and a source view of the procedural street (exact depth, known motion), runs
 the DirectVisualOdometry layer from the identity pose with the true inverse depth, prints the
@@ -13,9 +13,7 @@ import time
 
 from absl import flags
 
-if __name__ == "__main__":      # as a command: TensorFlow's native log lines filtered (ddvo_tf/cli.py)
-    from ddvo_tf import cli
-    cli.quiet_native_logs()
+from ddvo_tf import cli
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("output_dir", "runs/demo", "where ddvo_demo.png is written")
@@ -29,7 +27,7 @@ flags.DEFINE_integer("iterations", 10, "Gauss-Newton iterations per level")
 flags.DEFINE_integer("seed", 0, "street layout and texture seed")
 
 
-def main(argv):
+def main(argv: list[str]) -> None:
     del argv
     import numpy as np
     import tensorflow as tf
@@ -94,5 +92,9 @@ def main(argv):
           f"|warped - reference| | in-view mask)")
 
 
+def console_main() -> None:
+    cli.command(None, main)      # the flags are defined above, at import
+
+
 if __name__ == "__main__":
-    cli.run(main)
+    console_main()

@@ -1,6 +1,7 @@
-"""Train depth from monocular video: ``python -m ddvo_tf.train --mode=hybrid --data_dir=...``
+"""Train depth from monocular video: ``python -m ddvo_tf.train --mode=hybrid --data_dir=...`` (also
+installed as ``ddvo-train``).
 
-Modes (paper, Section 5.1; table in ``ddvo_tf/config.py``): ``baseline``, ``posecnn``, ``ddvo``,
+Modes (paper, Section 5.1; table in ``ddvo_tf/learning/config.py``): ``baseline``, ``posecnn``, ``ddvo``,
 ``hybrid`` (default; without ``--init_checkpoint`` it first trains the ``posecnn`` stage).
 
 Without ``--data_dir`` the built-in synthetic street is rendered in the KITTI raw layout, built
@@ -9,25 +10,22 @@ frames, half-width networks, a mirrored (symmetric) border in the Depth-CNN and 
 steps, unless those flags are given.  The paper's KITTI settings are the flag defaults otherwise
 (128x416, batch 1, Adam 1e-4, lambda 0.01, 10 epochs).
 
-The run resumes when started again with the same ``--model_dir``.
+The run resumes when started again with the same ``--model_dir``.  At the end the Depth-CNN is
+exported (``MODEL_DIR/saved_model``) with a few depth pictures of its clips; the quick run also
+scores and pictures a held-out synthetic street with exact depth.
 """
 from __future__ import annotations
 
 import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # before TensorFlow loads, also in workers
-if __name__ == "__main__":      # as a command: TensorFlow's native log lines filtered (ddvo_tf/cli.py)
-    from ddvo_tf import cli
-    cli.quiet_native_logs()
-
 import sys
 
 from absl import flags
 
-from ddvo_tf.config import MODES, TrainConfig
+from ddvo_tf import cli
+from ddvo_tf.learning.config import MODES, TrainConfig
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("mode", "hybrid", MODES, "Pose source and normalization (see ddvo_tf/config.py).")
+flags.DEFINE_enum("mode", "hybrid", MODES, "Pose source and normalization (see ddvo_tf/learning/config.py).")
 flags.DEFINE_string("data_dir", None, "Folder of a pipelines.build output; omit for the built-in synthetic data.")
 flags.DEFINE_string("model_dir", "runs/ddvo", "Checkpoints, TensorBoard, SavedModel and pictures go here.")
 flags.DEFINE_float("epochs", None, "Training length in epochs of the train split (default: the paper's 10; "
@@ -149,7 +147,7 @@ def config_from_flags(resolve_devices: bool = True) -> TrainConfig:
     values["jit_compile"] = FLAGS.jit_compile == "on"
     values["precision"] = {"auto": None, "off": "float32"}.get(FLAGS.mixed_precision, FLAGS.mixed_precision)
     if resolve_devices:
-        from ddvo_tf import distribute
+        from ddvo_tf.learning import distribute
         if FLAGS.jit_compile == "auto":
             values["jit_compile"] = distribute.auto_jit_compile()
         if values["precision"] is None:
@@ -188,7 +186,7 @@ def folder_size(path: str) -> int:
     return sum(os.path.getsize(os.path.join(folder, name)) for folder, _, names in os.walk(path) for name in names)
 
 
-def main(argv):
+def main(argv: list[str]) -> int:
     del argv
     try:
         preflight()
@@ -197,10 +195,12 @@ def main(argv):
         return 2
     import numpy as np
 
-    from ddvo_tf import exact_depth
     from ddvo_tf.data import reader
-    from ddvo_tf.distribute import DistributeError, split_cpu
-    from ddvo_tf.training import TrainingError, train
+    from ddvo_tf.evaluation import exact_depth
+    from ddvo_tf.learning.distribute import DistributeError, split_cpu
+    from ddvo_tf.learning.runs import RunError
+    from ddvo_tf.learning.training import TrainingError, train
+    from ddvo_tf.serving.export import export_run
     from pipelines.sequences import DataError
     quick = FLAGS.data_dir is None
     try:
@@ -213,6 +213,9 @@ def main(argv):
             config.data_dir = builtin_data(FLAGS.synthetic_dir, config.height, config.width)
             held_out = held_out_drive(FLAGS.synthetic_dir)
         result = train(config)
+        if config.export and result["chief"]:
+            result.update(export_run(result["model_dir"], with_pictures=True))
+            print(f"exported {result['saved_model']} and {len(result['pictures'])} depth pictures")
         if quick and result.get("saved_model"):
             frames = exact_depth.frames_with_depth(held_out)
             predictions = exact_depth.predict(result["saved_model"], frames)
@@ -221,7 +224,7 @@ def main(argv):
             constant = exact_depth.score([(rgb, truth, np.ones(truth.shape, np.float32))
                                           for rgb, truth, _ in predictions])
             pictures = exact_depth.write_pictures(predictions, result["model_dir"])
-    except (TrainingError, reader.DatasetError, DataError, DistributeError, ValueError) as error:
+    except (TrainingError, RunError, reader.DatasetError, DataError, DistributeError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     model_dir = result["model_dir"]
@@ -243,5 +246,9 @@ def main(argv):
     return 0
 
 
+def console_main() -> None:
+    cli.command(None, main)      # the flags are defined above, at import
+
+
 if __name__ == "__main__":
-    cli.run(main)
+    console_main()

@@ -1,4 +1,5 @@
 """Build sharded TFRecord clips: ``python -m pipelines.build --dataset=... --input=... --output_dir=...``
+(also installed as ``ddvo-build``).
 
 Examples::
 
@@ -15,16 +16,11 @@ The work is done by :func:`pipelines.job.build`.
 from __future__ import annotations
 
 import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # before TensorFlow loads, also in workers
-if __name__ == "__main__":      # as a command: TensorFlow's native log lines filtered (ddvo_tf/cli.py)
-    from ddvo_tf import cli
-    cli.quiet_native_logs()
-
 import sys
 
 from absl import flags
 
+from ddvo_tf import cli
 from pipelines import kitti_raw, synthetic
 from pipelines.job import DATASETS, BuildConfig, build
 from pipelines.sequences import DataError
@@ -85,6 +81,10 @@ def main(argv):
     return 0
 
 
-if __name__ == "__main__":
+def console_main() -> None:
     flags.mark_flags_as_required(["dataset", "input", "output_dir"])
-    cli.run(main)
+    cli.command(None, main)      # the flags are defined above, at import
+
+
+if __name__ == "__main__":
+    console_main()

@@ -29,12 +29,6 @@ Output formats: ``ddvo`` (default), an ``.npz`` with ``depth_NNNN`` float32 ``[H
 from __future__ import annotations
 
 import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # before TensorFlow loads, also in workers
-if __name__ == "__main__":      # as a command: TensorFlow's native log lines filtered (ddvo_tf/cli.py)
-    from ddvo_tf import cli
-    cli.quiet_native_logs()
-
 import sys
 
 import cv2
@@ -42,6 +36,7 @@ import numpy as np
 import tqdm
 from absl import flags
 
+from ddvo_tf import cli
 from pipelines import kitti_raw
 from pipelines.sequences import DataError, read_image
 
@@ -158,7 +153,14 @@ def main(argv):
     return 0
 
 
-if __name__ == "__main__":
+def _define_flags() -> None:
     define_flags()
     flags.mark_flags_as_required(["raw_dir", "test_files"])
-    cli.run(main)
+
+
+def console_main() -> None:
+    cli.command(_define_flags, main)
+
+
+if __name__ == "__main__":
+    console_main()

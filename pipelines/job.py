@@ -9,9 +9,7 @@ import dataclasses
 import os
 
 from pipelines import cityscapes, kitti_raw, synthetic, video
-from pipelines.clips import ClipOptions
 from pipelines.static_frames import read_static_list
-from pipelines.writer import plan_shards, run_build
 
 DATASETS = ("kitti_raw", "cityscapes", "video", "synthetic")
 
@@ -104,6 +102,10 @@ def source_warnings(sources: list[dict]) -> list[str]:
 
 def build(config: BuildConfig, log=print) -> dict | None:
     """Run (or resume) a build; returns the manifest, or None while other tasks are unfinished."""
+    # Here, not at the top: the build command's flags and --help come up without TensorFlow.
+    from pipelines.clips import ClipOptions
+    from pipelines.writer import plan_shards, run_build
+
     options = ClipOptions(height=config.height, width=config.width, image_format=config.image_format,
                           jpeg_quality=config.jpeg_quality, static_threshold=config.static_threshold,
                           val_fraction=config.val_fraction, seed=config.seed)

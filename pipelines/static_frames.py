@@ -9,7 +9,7 @@ move (only the focus of expansion and the far field stay put); when only an obje
 majority of pixels, the background, does not.
 
 Flow is OpenCV's DIS (dense inverse search, Kroeger et al. 2016, "fast" preset) on grey frames already
-downscaled to the output size -- about 3 ms per 128x416 pair on a CPU, robust on weak texture.
+downscaled to the output size -- cheap beside decoding the frames, and robust on weak texture.
 Flow vectors are scaled back to the pixels of the original frame before averaging, so the
 threshold keeps the meaning "pixels of the camera image" whatever the output size.
 """

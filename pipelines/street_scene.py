@@ -18,6 +18,9 @@ Two looks share one layout (same geometry for the same seed):
 Camera poses are camera-to-world transforms ``T_wc`` (4x4, ``X_world = T_wc @ X_cam``).  The pose
 that maps reference-camera points into a source camera (the convention of ``ddvo_tf.core.geometry``)
 is ``inv(T_wc_src) @ T_wc_ref``; :func:`relative_pose` computes it.
+
+Longer than 300 lines because the surfaces, their textures and the ray-caster are one exact
+model that the DDVO tests trust: its parts only make sense together.
 """
 from __future__ import annotations
 

@@ -17,6 +17,9 @@ One build per task and folder: a task holds ``.build-task-<t>.lock`` (an exclusi
 it writes, so a second build of the same task into the same folder is refused instead of deleting
 the first one's temporary files.  Worker processes watch their parent and exit when it is gone
 (e.g. ``kill -9`` of the build), so no orphan keeps writing a shard.
+
+Longer than 300 lines because sharding, the atomic and resumable bookkeeping, and the worker
+processes are one protocol; each part relies on the others' file conventions.
 """
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Shared fixtures: rendered views of the procedural street with exact depth and poses."""
+"""Shared fixtures: rendered views of the procedural street with exact depth and poses, the
+synthetic KITTI-layout drives and their clips; helpers the wings' tests import (``from conftest
+import ...``: this folder is on the import path of every test module)."""
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -13,6 +15,13 @@ from pipelines import street_scene
 def pose_vector(transform: np.ndarray) -> np.ndarray:
     """4x4 reference->source transform -> [tx, ty, tz, wx, wy, wz] (float64, via scipy)."""
     return np.concatenate([transform[:3, 3], Rotation.from_matrix(transform[:3, :3]).as_rotvec()])
+
+
+def pose_errors(estimated: np.ndarray, true: np.ndarray) -> tuple[float, float]:
+    """(relative translation error, rotation error in degrees) of one pose vector."""
+    t_err = np.linalg.norm(estimated[:3] - true[:3]) / np.linalg.norm(true[:3])
+    r_err = (Rotation.from_rotvec(estimated[3:]) * Rotation.from_rotvec(true[3:]).inv()).magnitude()
+    return t_err, np.rad2deg(r_err)
 
 
 class RenderedPair:

@@ -49,7 +49,7 @@ class DirectVisualOdometry(keras.layers.Layer):
       tolerance: an element stops iterating at a level once a step moves its pixels by less than
         this RMS distance (pixels of that level).
       jit_compile: run the solve (and its gradient) as one XLA cluster.  On the 2-core CPU this
-        is 3-4x faster than the plain graph (BUILD_NOTES.md); set False to debug.
+        is several times faster than the plain graph (BUILD_NOTES.md, decisions: XLA); set False to debug.
       gradient: ``"implicit"`` (default): :func:`implicit_vjp`, the exact derivative of the
         converged pose, at the cost of a few iterations; ``"unrolled"``: back-propagation through
         every level and iteration, as the authors' code does (about 4x the forward's cost).

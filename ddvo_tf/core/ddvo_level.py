@@ -6,8 +6,9 @@ Rows are stacked over pixels and colour channels, ``[B, N = H*W*C]``; poses are 
 [B, 3, 3], translation [B, 3])``, reference -> source (:mod:`ddvo_tf.core.geometry`).  The
 iterations over levels and the gradient are in :mod:`ddvo_tf.core.ddvo_solver`.
 
-(Over 300 lines: :class:`Level` is one state -- the level's Jacobian, texture and sampling tables
--- with the methods that use it; split, they would pass that state around.)
+Longer than 300 lines because :class:`Level` is one state -- the level's Jacobian, texture and
+sampling tables -- with the methods that use it (objective, step, the step's derivative); split,
+they would pass that state around.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ _MAD_TO_SIGMA = 1.4826
 TEXTURE_SCALE = 0.01
 # sigma is a statistic of the level's ~10^4-10^5 rows: every 4th row (which also cycles through
 # the colour channels) estimates it within ~1 % for a quarter of the bisection work (the median
-# was ~15 % of a robust finest-level solve, BUILD_NOTES.md "DDVO objective").
+# was a noticeable share of a robust solve, bench/results/ddvo_objective.md).
 _MEDIAN_STRIDE = 4
 # The re-weighted Hessian from every 4th row on levels of >= 2^15 rows (the two finest at
 # 128x416), where its per-iteration product is a large part of an iteration's cost.

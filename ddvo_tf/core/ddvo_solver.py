@@ -54,8 +54,11 @@ robust weights and every warp (Eq. 8); ``sigma`` and the accept/reject decisions
 constants.  Batch elements are solved independently.
 
 The per-level pieces (Jacobian, warp, step, the step's derivative) are in
-:mod:`ddvo_tf.core.ddvo_level`, the Keras layer in :mod:`ddvo_tf.core.ddvo_layer`.  (Over 300 lines
-only by this docstring: the algorithm is written once, here.)
+:mod:`ddvo_tf.core.ddvo_level`, the Keras layer in :mod:`ddvo_tf.core.ddvo_layer`.
+
+Longer than 300 lines because of this docstring: the algorithm is written out once, here, beside
+the coarse-to-fine loop and its implicit gradient, which must agree on every detail of the
+converged step (damping, acceptance, scaling, fallback).
 """
 from __future__ import annotations
 
@@ -68,7 +71,7 @@ from ddvo_tf.core.ddvo_level import Evaluation, Level, check_options
 from ddvo_tf.core.iterations import Iterations, level_iterations
 
 # Defaults of the layer and the functional forms, chosen by bench/bench_ddvo_accuracy.py
-# (BUILD_NOTES.md, "DDVO objective").
+# (bench/results/ddvo_objective.md).
 DEFAULT_ROBUST = "student_t"
 DEFAULT_PHOTOMETRIC = "gain"
 DEFAULT_INTERPOLATION = "bicubic"

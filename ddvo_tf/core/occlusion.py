@@ -18,7 +18,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 # A farther point is occluded when a point landing within a pixel of it is nearer by more than this
-# share of inverse depth (BUILD_NOTES.md, "DDVO objective").
+# share of inverse depth (bench/results/ddvo_objective.md).
 DEFAULT_MARGIN = 0.05
 
 

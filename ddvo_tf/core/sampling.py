@@ -1,4 +1,4 @@
-"""Batched bilinear and bicubic sampling with an in-view mask (plain TF gathers, XLA-compilable).
+"""Batched bilinear and bicubic sampling with an in-view mask: plain TF gathers, XLA-compilable.
 
 Bilinear semantics follow ``tfa.image.resampler`` (see BUILD_NOTES.md for why that package is not
 used): pixel centres at integer coordinates (``geometry`` module docstring), coordinates ordered

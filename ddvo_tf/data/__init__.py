@@ -1,2 +1,4 @@
-"""The data wing: the TFRecord schema of a 3-frame clip (``records``: what ``pipelines`` writes)
-and the ``tf.data`` reader training and scoring use (``reader``).  Imports only the core wing."""
+"""The data wing: a 3-frame clip's TFRecord schema (``records``) and its ``tf.data`` reader.
+
+``records`` is what ``pipelines`` writes; ``reader`` serves training and scoring.  Imports only the
+core wing."""
