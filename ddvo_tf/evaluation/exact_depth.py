@@ -110,6 +110,36 @@ def score(predictions: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict[
             "log_corr": float(np.mean(correlations)), "image_corr": image_specific_correlation(truths, depths)}
 
 
+DEPTH_BINS = (0.0, 10.0, 20.0, 40.0, 80.0)    # metres: near, middle, far, far field
+
+
+def errors_by_depth(predictions: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                    edges: tuple[float, ...] = DEPTH_BINS) -> list[dict[str, float]]:
+    """Where the errors are: :func:`predict`'s output scored as :func:`score` does (Garg crop, per
+    image median scaling, 80 m cap), its pixels then pooled over frames and split by their true
+    depth into ``[edges[i], edges[i+1])``.  Per bin: the share of scored pixels, abs rel, RMSE (m)
+    and the mean log ratio ``log(pred / truth)`` (< 0: too near).  A bin without pixels has
+    ``pixels`` 0 and ``nan`` errors."""
+    truths, scaled = [], []
+    for _, truth, prediction in predictions:
+        resized = cv2.resize(prediction.astype(np.float32), truth.shape[::-1], interpolation=cv2.INTER_LINEAR)
+        depth = 1.0 / np.maximum(resized.astype(np.float64), 1e-9)
+        result = metrics.median_scaled(truth, depth, metrics.garg_crop_mask(*truth.shape), 1e-3, edges[-1])
+        truths.append(result.truth)
+        scaled.append(result.prediction)
+    truth, prediction = np.concatenate(truths), np.concatenate(scaled)
+    rows = []
+    for low, high in zip(edges[:-1], edges[1:]):
+        inside = (truth >= low) & (truth < high)
+        t, p = truth[inside], prediction[inside]
+        empty = not inside.any()
+        rows.append({"from_m": float(low), "to_m": float(high), "pixels": float(inside.mean()),
+                     "abs_rel": float("nan") if empty else float(np.mean(np.abs(p - t) / t)),
+                     "rmse": float("nan") if empty else float(np.sqrt(np.mean((p - t) ** 2))),
+                     "log_ratio": float("nan") if empty else float(np.mean(np.log(p / t)))})
+    return rows
+
+
 def comparison_picture(rgb: np.ndarray, truth: np.ndarray, prediction: np.ndarray) -> np.ndarray:
     """frame | predicted inverse depth | exact inverse depth, one colour scale: the prediction is
     median-scaled to the truth (monocular depth has no scale), the range is the truth's."""

@@ -56,3 +56,20 @@ def test_score_reports_the_image_specific_correlation():
     assert exact["image_corr"] == pytest.approx(1.0, abs=1e-3) and exact["abs_rel"] < 1e-3
     assert abs(fixed["image_corr"]) < 1e-3 < fixed["abs_rel"]
     assert constant["image_corr"] == 0.0
+
+
+def test_errors_by_depth_put_each_error_in_the_bin_of_its_true_depth():
+    """A prediction exact everywhere but 20 % too far beyond 40 m: after median scaling (the median
+    pixel is near) only the far bin has errors, and they are the 20 %; pixel shares add up to 1."""
+    height, width = 64, 208
+    truth = np.tile(np.geomspace(2.0, 79.0, width), (height, 1))      # median pixel ~13 m
+    depth = np.where(truth >= 40.0, 1.2 * truth, truth)
+    rows = exact_depth.errors_by_depth([(None, truth, 1.0 / depth)], edges=(0.0, 20.0, 40.0, 80.0))
+    assert [r["from_m"] for r in rows] == [0.0, 20.0, 40.0]
+    assert abs(sum(r["pixels"] for r in rows) - 1.0) < 1e-9
+    near, middle, far = rows
+    assert near["abs_rel"] < 0.02 and middle["abs_rel"] < 0.02
+    np.testing.assert_allclose(far["log_ratio"], np.log(1.2), atol=0.03)
+    np.testing.assert_allclose(far["abs_rel"], 0.2, atol=0.03)
+    empty = exact_depth.errors_by_depth([(None, truth, 1.0 / depth)], edges=(0.0, 1.0, 80.0))[0]
+    assert empty["pixels"] == 0.0 and np.isnan(empty["rmse"])
