@@ -22,7 +22,7 @@ FOLDERS = {
     "ddvo_tf": "the library: wings along Figure 2's data flow, each importing only those above it",
     "pipelines": "datasets -> sharded TFRecord clips (python -m pipelines.build), ground-truth depth",
     "bench": "speed and accuracy benchmarks: each prints a table and writes JSON to bench/results/",
-    "tests": "pytest suite: a folder per wing, a test module per library module",
+    "tests": "pytest suite: a folder per wing, tests/WING/test_MODULE.py for ddvo_tf/WING/MODULE.py",
 }
 TEST_FOLDERS = {"commands": "the commands, the README and this layout (import rules, module sizes)",
                 "data_pipelines": "pipelines/"}

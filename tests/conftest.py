@@ -87,6 +87,37 @@ def built_clips(synthetic_kitti, tmp_path_factory):
     return output, manifest, config
 
 
+@pytest.fixture(scope="session")
+def fake_run(tmp_path_factory):
+    """A training run's files (config.json + a step-7 checkpoint) around a random small Depth-CNN."""
+    import keras
+    import tensorflow as tf
+
+    from ddvo_tf.learning.config import TrainConfig
+    from ddvo_tf.learning.depth_net import build_depth_net
+    run = tmp_path_factory.mktemp("run")
+    config = TrainConfig(mode="posecnn", height=32, width=104, width_multiplier=0.25, model_dir=str(run))
+    (run / "config.json").write_text(config.to_json())
+    keras.utils.set_random_seed(3)
+    depth_net = build_depth_net(32, 104, 0.25, head_init="glorot")   # random heads: a map with structure
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(depth_net=depth_net), str(run / "checkpoints"), 2)
+    manager.save(checkpoint_number=7)
+    return str(run), depth_net
+
+
+@pytest.fixture(scope="session")
+def exported(fake_run, tmp_path_factory):
+    """``fake_run`` exported by the export command (scale 2.5, with TFLite)."""
+    import subprocess
+    import sys
+    run, _ = fake_run
+    export_dir = str(tmp_path_factory.mktemp("export") / "model")
+    result = subprocess.run([sys.executable, "-m", "ddvo_tf.export", f"--model_dir={run}",
+                             f"--export_dir={export_dir}", "--scale=2.5", "--tflite"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return export_dir
+
+
 def pytest_terminal_summary(terminalreporter):
     """The suite's own resource report: peak resident memory of this process and of the largest
     child process (the tests that start CLIs or a fresh TensorFlow run them as subprocesses)."""

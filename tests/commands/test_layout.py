@@ -1,7 +1,8 @@
 """The house rules of the layout, checked on the source: wings import only the wings below them (core
 <- data <- learning <- serving <- evaluation <- commands), no import cycle, the library never imports
-``pipelines``, command modules load TensorFlow only inside ``main``, no module over 300 lines
-without a reason at its top, and the README's layout section is what ``.ci/layout.py`` generates."""
+``pipelines``, command modules load TensorFlow only inside ``main``, every library module has its
+test module, no module over 300 lines without a reason at its top, and the README's layout section
+is what ``.ci/layout.py`` generates."""
 import ast
 import os
 import subprocess
@@ -162,3 +163,10 @@ def test_the_readmes_layout_section_is_generated_from_the_tree():
     with open(os.path.join(ROOT, "README.md")) as handle:
         section = layout.readme_section(handle.read())
     assert section == layout.layout(), "README.md's layout is stale: run python .ci/layout.py --write"
+
+
+@pytest.mark.parametrize("module", sorted(m for m in LIBRARY if m.startswith("ddvo_tf.") and rank(m) < COMMAND
+                                          and not LIBRARY[m].endswith("__init__.py")))
+def test_every_library_module_has_its_test_module(module):
+    _, wing, name = module.split(".")
+    assert os.path.isfile(os.path.join(ROOT, "tests", wing, f"test_{name}.py")), f"tests/{wing}/test_{name}.py"

@@ -1,6 +1,4 @@
 """The per-level DDVO budget rule (ddvo_tf/core/iterations.py), shared by the layer and TrainConfig."""
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -25,10 +23,3 @@ def test_a_short_list_an_empty_one_or_a_negative_count_is_refused(bad):
 def test_counts_are_plain_ints():
     counts = as_counts([np.int32(3), 4.0])
     assert counts == (3, 4) and all(type(n) is int for n in counts)
-
-
-def test_the_config_module_does_not_load_tensorflow():
-    # train.py checks its flags through TrainConfig before TensorFlow loads (fast errors).
-    code = "import sys, ddvo_tf.learning.config; print('tensorflow' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"

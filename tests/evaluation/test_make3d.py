@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 import scipy.io
+import tensorflow as tf
 
 from ddvo_tf.evaluation import make3d
 
@@ -89,3 +90,32 @@ def test_missing_and_corrupt_files_are_named(tmp_path):
         make3d.find_samples(str(tmp_path))
     with pytest.raises(make3d.EvaluationError, match="no Test134"):
         make3d.run_make3d(str(tmp_path / "nowhere"), str(tmp_path / "out"), predictions="x.npy")
+
+
+def test_make3d_with_a_savedmodel_feeds_the_network_the_central_crop(fake_run, exported, tmp_path):
+    from ddvo_tf.evaluation import make3d
+    rng = np.random.default_rng(4)
+    depths = [rng.uniform(2, 60, (55, 30)) for _ in range(2)]
+    names = write_make3d(tmp_path / "make3d", depths, image_size=(96, 64))
+    with_model = make3d.run_make3d(str(tmp_path / "make3d"), str(tmp_path / "a"), model=exported)
+    serve = tf.saved_model.load(exported).signatures["serving_default"]
+    expected = []
+    for name in names:
+        image = cv2.cvtColor(cv2.imread(str(tmp_path / "make3d" / "Test134" / f"img-{name}.jpg")), cv2.COLOR_BGR2RGB)
+        crop = image[32:64]   # 96 rows, width 64 -> the central 32 rows
+        expected.append(serve(images=tf.constant(crop[None].astype(np.float32) / 255))["inverse_depth"][0, ..., 0])
+    np.save(tmp_path / "pred.npy", np.stack(expected))
+    with_file = make3d.run_make3d(str(tmp_path / "make3d"), str(tmp_path / "b"), predictions=str(tmp_path / "pred.npy"))
+    # a run without a SavedModel is evaluated through its checkpoint (the export's --scale cancels out)
+    with_checkpoint = make3d.run_make3d(str(tmp_path / "make3d"), str(tmp_path / "c"), model=fake_run[0])
+    # whole image in, central rows of the prediction scored (the paper authors' input handling)
+    full = [serve(images=tf.constant(cv2.cvtColor(cv2.imread(str(tmp_path / "make3d" / "Test134" / f"img-{n}.jpg")),
+                                                  cv2.COLOR_BGR2RGB)[None].astype(np.float32) / 255))["inverse_depth"][0, 32:64, :, 0]
+            for n in names]
+    np.save(tmp_path / "full.npy", np.stack(full))
+    with_full = make3d.run_make3d(str(tmp_path / "make3d"), str(tmp_path / "d"), model=exported, network_input="full")
+    full_file = make3d.run_make3d(str(tmp_path / "make3d"), str(tmp_path / "e"), predictions=str(tmp_path / "full.npy"))
+    for metric in make3d.METRICS:
+        assert with_full["results"][metric] == pytest.approx(full_file["results"][metric], rel=1e-5)
+        assert with_model["results"][metric] == pytest.approx(with_file["results"][metric], rel=1e-5)
+        assert with_checkpoint["results"][metric] == pytest.approx(with_file["results"][metric], rel=1e-4)
