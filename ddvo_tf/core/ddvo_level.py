@@ -300,7 +300,7 @@ class Level:
         """``J^T diag(weight) J [B, 6, 6]`` for row weights ``[B, N]``, from every
         ``hessian_stride``-th row: H only sets the step's length and direction, not where the step
         vanishes, so the fixed point and its implicit gradient stay those of all rows, and a
-        quarter of a large level's rows estimate the 21 numbers well (BUILD_NOTES.md)."""
+        quarter of a large level's rows estimate the 21 numbers well (bench/results/ddvo_objective.md)."""
         stride = self.hessian_stride
         jacobian = self.jacobian[:, ::stride]
         return float(stride) * tf.matmul(jacobian * weight[:, ::stride, None], jacobian, transpose_a=True)

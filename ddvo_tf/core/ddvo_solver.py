@@ -81,8 +81,8 @@ DEFAULT_OCCLUSION = True
 _LM_REJECT_FLOOR = 0.1
 # Robust weights are for refining near the solution: far from it every misaligned pixel looks
 # like an outlier, and down-weighting the large residuals of near, peripheral pixels (which carry
-# the forward motion) leaves the pose to the far field and stalls (measured in BUILD_NOTES.md,
-# "DDVO objective").  So they apply only at the ROBUST_LEVELS finest pyramid levels, and there
+# the forward motion) leaves the pose to the far field and stalls (measured in
+# bench/results/ddvo_objective.md).  So they apply only at the ROBUST_LEVELS finest pyramid levels, and there
 # only to an element once a step has moved its pixels by less than ROBUST_NEAR_PX.  The occlusion
 # test is for the same finest levels (at coarse ones, from a still-wrong pose, it hides good rows).
 ROBUST_LEVELS = 2

@@ -7,7 +7,7 @@ Input ``[B, 3, H, W, 3]`` (frames in time order, target in the middle).  Output 
 the poses ``[tx, ty, tz, wx, wy, wz]`` (exponential coordinates, ``ddvo_tf.core.geometry``) that map
 target-camera points into frame 1 and frame 3 cameras.  The translation is in the units of the
 (normalized) depth the loss uses: with normalization on, the depth scale is pinned, so the network
-learns translations at that scale (see BUILD_NOTES.md on the paper's "divide by mean depth").
+learns translations at that scale (docs/design_notes.md, "Translation scale").
 """
 from __future__ import annotations
 
