@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 import tqdm
 
+from ddvo_tf.core.files import write_atomic
 from pipelines import street_scene
 from pipelines.sequences import DataError
 
@@ -119,17 +120,6 @@ def _velo_to_cam() -> np.ndarray:
     return transform
 
 
-def _write_bytes(path: str, data: bytes) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)
-
-
-def _write_text(path: str, text: str) -> None:
-    _write_bytes(path, text.encode())
-
-
 def _frame_files(drive_dir: str, config: SyntheticConfig, frame: int) -> list[str]:
     name = f"{frame:010d}"
     files = []
@@ -154,13 +144,13 @@ def render_frame(config: SyntheticConfig, drive: int, frame: int, drive_dir: str
         image, depth = street_scene.render(scene, camera_to_world(rig, camera), K, config.height,
                                            config.width, config.supersample)
         rgb = np.round(image * 255.0).astype(np.uint8)
-        _write_bytes(os.path.join(drive_dir, camera, "data", name),
+        write_atomic(os.path.join(drive_dir, camera, "data", name),
                      cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))[1].tobytes())
         depth16 = np.where(depth < 255.0, np.round(depth * 256.0), 0).astype(np.uint16)
-        _write_bytes(os.path.join(drive_dir, "depth_" + camera[-2:], "data", name),
+        write_atomic(os.path.join(drive_dir, "depth_" + camera[-2:], "data", name),
                      cv2.imencode(".png", depth16)[1].tobytes())
     if config.velodyne:
-        _write_bytes(os.path.join(drive_dir, "velodyne_points", "data", f"{frame:010d}.bin"),
+        write_atomic(os.path.join(drive_dir, "velodyne_points", "data", f"{frame:010d}.bin"),
                      velodyne_scan(scene, rig).tobytes())
 
 
@@ -215,9 +205,9 @@ def generate(root: str, config: SyntheticConfig = SyntheticConfig(), workers: in
                 raise DataError(f"{root} holds synthetic data made with another configuration; "
                                 "use another folder or delete it")
     else:
-        _write_text(config_path, json.dumps(config.to_json(), indent=2) + "\n")
+        write_atomic(config_path, json.dumps(config.to_json(), indent=2) + "\n")
     for name, text in _calibration_text(config).items():
-        _write_text(os.path.join(date_dir, name), text)
+        write_atomic(os.path.join(date_dir, name), text)
     jobs, drives = [], []
     for drive in range(config.num_drives):
         drive_dir = os.path.join(root, drive_name(drive))
@@ -228,13 +218,13 @@ def generate(root: str, config: SyntheticConfig = SyntheticConfig(), workers: in
         poses = rig_trajectory(config, drive)
         for camera in config.cameras:
             rows = [camera_to_world(p, camera)[:3].reshape(-1) for p in poses]
-            _write_text(os.path.join(drive_dir, f"poses_{camera}.txt"),
+            write_atomic(os.path.join(drive_dir, f"poses_{camera}.txt"),
                         "".join(" ".join(f"{v:.9e}" for v in row) + "\n" for row in rows))
         stamps = _timestamps(config.num_frames)
         for sub in list(config.cameras) + ["oxts"] + (["velodyne_points"] if config.velodyne else []):
-            _write_text(os.path.join(drive_dir, sub, "timestamps.txt"), stamps)
+            write_atomic(os.path.join(drive_dir, sub, "timestamps.txt"), stamps)
         for frame, pose in enumerate(poses):
-            _write_text(os.path.join(drive_dir, "oxts", "data", f"{frame:010d}.txt"),
+            write_atomic(os.path.join(drive_dir, "oxts", "data", f"{frame:010d}.txt"),
                         _oxts_line(pose, poses[max(frame - 1, 0)]) + "\n")
             if not all(os.path.isfile(f) for f in _frame_files(drive_dir, config, frame)):
                 jobs.append((config, drive, frame, drive_dir))
@@ -273,7 +263,7 @@ def write_odometry(root: str, config: SyntheticConfig, output: str, drive: int =
         offset = BASELINE_OFFSETS.get(f"image_{index:02d}", 0.0)
         projection = np.concatenate([K, np.array([[K[0, 0] * offset], [0.0], [0.0]])], 1)
         lines.append(f"P{index}: " + " ".join(f"{v:.12e}" for v in projection.reshape(-1)))
-    _write_text(os.path.join(output, "sequences", sequence, "calib.txt"), "\n".join(lines) + "\n")
+    write_atomic(os.path.join(output, "sequences", sequence, "calib.txt"), "\n".join(lines) + "\n")
     with open(os.path.join(drive_dir, "poses_image_02.txt")) as handle:
-        _write_text(os.path.join(output, "poses", f"{sequence}.txt"), handle.read())
+        write_atomic(os.path.join(output, "poses", f"{sequence}.txt"), handle.read())
     return output

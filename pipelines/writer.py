@@ -39,6 +39,7 @@ import time
 import tensorflow as tf
 import tqdm
 
+from ddvo_tf.core.files import write_atomic
 from ddvo_tf.data import records
 from pipelines.clips import ClipOptions, SequenceStats, cut_clips
 from pipelines.sequences import DataError, FrameSequence
@@ -96,11 +97,7 @@ def _record_path(output_dir: str, index: int, num_shards: int) -> str:
 
 
 def write_json_atomic(path: str, data: dict) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as handle:
-        json.dump(data, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def shard_done(output_dir: str, index: int, num_shards: int) -> dict | None:

@@ -5,10 +5,10 @@ Images are float32 RGB in [0, 1]; outputs uint8 RGB.
 """
 from __future__ import annotations
 
-import os
-
 import cv2
 import numpy as np
+
+from ddvo_tf.core.files import write_atomic
 
 
 def colorize_inverse_depth(inv_depth: np.ndarray, low: float | None = None, high: float | None = None
@@ -47,7 +47,4 @@ def write_png(path: str, rgb: np.ndarray) -> None:
     ok, data = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise RuntimeError(f"could not encode {path}")
-    tmp = f"{path}.tmp-{os.getpid()}.png"
-    with open(tmp, "wb") as handle:
-        handle.write(data.tobytes())
-    os.replace(tmp, path)
+    write_atomic(path, data.tobytes())

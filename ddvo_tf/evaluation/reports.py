@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 
+from ddvo_tf.core.files import write_atomic
+
 
 def markdown_table(columns: tuple[str, ...] | list[str], rows: list[tuple[str, list[str]]]) -> str:
     """``| method | c1 | c2 |`` with a separator line and one line per ``(label, cells)``."""
@@ -14,7 +16,4 @@ def write_files(output_dir: str, files: dict[str, str]) -> None:
     """Each report file written whole or not at all."""
     os.makedirs(output_dir, exist_ok=True)
     for filename, text in files.items():
-        path = os.path.join(output_dir, filename)
-        with open(path + ".tmp", "w") as handle:
-            handle.write(text)
-        os.replace(path + ".tmp", path)
+        write_atomic(os.path.join(output_dir, filename), text)

@@ -36,19 +36,13 @@ import tensorflow as tf
 import tqdm
 
 from ddvo_tf.core import pictures
+from ddvo_tf.core.files import write_atomic
 from ddvo_tf.data import reader
 from ddvo_tf.learning import checkpoints, distribute
 from ddvo_tf.learning.checkpoints import TrainingError
 from ddvo_tf.learning.config import TrainConfig
 from ddvo_tf.learning.learner import DepthLearner
 from ddvo_tf.learning.monitoring import CollapseWatch
-
-
-def _write_text(path: str, text: str) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
 
 
 def check_training_size(config: TrainConfig, manifest: dict) -> None:
@@ -173,7 +167,7 @@ def train(config: TrainConfig, log=print, strategy: tf.distribute.Strategy | Non
     # Written only once the inputs have been checked: a failed command leaves an existing run as it was.
     os.makedirs(config.model_dir, exist_ok=True)
     if chief:
-        _write_text(os.path.join(config.model_dir, "config.json"), config.to_json())
+        write_atomic(os.path.join(config.model_dir, "config.json"), config.to_json())
     manager = tf.train.CheckpointManager(checkpoint, scratch or checkpoint_dir, max_to_keep=config.keep_checkpoints)
     start = int(step.numpy())
     if start >= steps:

@@ -26,6 +26,7 @@ import keras
 import tensorflow as tf
 
 from ddvo_tf.core import pictures
+from ddvo_tf.core.files import write_atomic
 from ddvo_tf.data import reader
 from ddvo_tf.learning.config import TrainConfig
 from ddvo_tf.learning.runs import load_run
@@ -93,10 +94,7 @@ def export_tflite(depth_net: keras.Model, path: str, verbose: bool = False) -> s
     # (~60 lines) to stdout; kept only when ``verbose``.
     with contextlib.redirect_stdout(sys.stdout if verbose else io.StringIO()):
         model = tf.lite.TFLiteConverter.from_keras_model(finest).convert()
-    with open(path + ".tmp", "wb") as handle:
-        handle.write(model)
-    os.replace(path + ".tmp", path)
-    return path
+    return write_atomic(path, model)
 
 
 def export_run(model_dir: str, export_dir: str | None = None, scale: float = 1.0, with_pictures: bool = False
