@@ -216,7 +216,8 @@ def main(argv: list[str]) -> int:
             held_out = held_out_drive(FLAGS.synthetic_dir)
         result = train(config)
         if config.export and result["chief"]:
-            result.update(export_run(result["model_dir"], with_pictures=True))
+            exported = export_run(result["model_dir"], with_pictures=True)
+            result.update(saved_model=exported["saved_model"], pictures=exported["pictures"])
             print(f"exported {result['saved_model']} and {len(result['pictures'])} depth pictures")
         if quick and result.get("saved_model"):
             frames = exact_depth.frames_with_depth(held_out)

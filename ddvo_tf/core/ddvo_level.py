@@ -90,9 +90,16 @@ def _solve(chol: tf.Tensor, scale: tf.Tensor, rhs: tf.Tensor) -> tf.Tensor:
     return tf.where(tf.math.is_finite(step), step, tf.zeros_like(step))
 
 
-def _match_brightness(warped: tf.Tensor, ref_image: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
-    """``warped [B, H, W, C]`` times the per-channel gain that gives it the in-view mean of
-    ``ref_image`` (``mask``, same shape, marks the in-view pixels).
+def damped_solve(rhs: tf.Tensor, hessian: tf.Tensor, damping) -> tf.Tensor:
+    """The Levenberg-Marquardt step ``(S H S + damping I)^-1``-scaled solve for ``rhs [B, 6]``."""
+    return _solve(*_scaled_cholesky(hessian, damping), rhs)
+
+
+def _brightness_gain(warped: tf.Tensor, ref_image: tf.Tensor, mask: tf.Tensor
+                     ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """The per-channel gain ``[B, 1, 1, C]`` that gives ``warped [B, H, W, C]`` the in-view mean of
+    ``ref_image`` (``mask``, same shape, marks the in-view pixels); also whether it is inside its
+    clip range (where it moves with ``warped``) and the in-view sum of ``warped``, for its slope.
 
     A gain, not a gain and bias: an exposure (or camera gain) change multiplies the linear
     intensity, and a gamma-encoded intensity too (``(k x)^g = k^g x^g``).  A ratio of means is
@@ -100,10 +107,11 @@ def _match_brightness(warped: tf.Tensor, ref_image: tf.Tensor, mask: tf.Tensor) 
     larger exposure changes are not what the model is for, and a dark warped image would
     otherwise be amplified without bound.
     """
-    sum_w = tf.reduce_sum(warped * mask, axis=[1, 2], keepdims=True)
-    sum_r = tf.reduce_sum(ref_image * mask, axis=[1, 2], keepdims=True)
-    gain = tf.clip_by_value((sum_r + _MEAN_EPS) / (sum_w + _MEAN_EPS), _GAIN_MIN, _GAIN_MAX)
-    return warped * gain
+    sum_w = tf.reduce_sum(warped * mask, axis=[1, 2], keepdims=True) + _MEAN_EPS
+    sum_r = tf.reduce_sum(ref_image * mask, axis=[1, 2], keepdims=True) + _MEAN_EPS
+    raw_gain = sum_r / sum_w
+    free = tf.cast((raw_gain > _GAIN_MIN) & (raw_gain < _GAIN_MAX), warped.dtype)
+    return tf.clip_by_value(raw_gain, _GAIN_MIN, _GAIN_MAX), free, sum_w
 
 
 class Evaluation:
@@ -155,16 +163,20 @@ class Level:
     def evaluate(self, rotation, translation) -> Evaluation:
         coords, in_front = geometry.transform_pixels(self.inv_depth, rotation, translation, self.intrinsics)
         warped, in_view = sample_neighbourhoods(self.src_neighbourhoods, coords, self.interpolation)
-        mask = in_view * in_front
-        if self.visible is not None:
-            mask *= self.visible
-        mask = tf.broadcast_to(mask, tf.shape(warped))
+        mask = self._mask(in_view, in_front, warped)
         if self.photometric == "gain":
-            warped = _match_brightness(warped, self.ref_image, mask)
+            warped *= _brightness_gain(warped, self.ref_image, mask)[0]
         residual = (warped - self.ref_image) * mask
         # [-1, rows] rather than [batch, -1]: keeps the static batch size through the loop.
         rows = self.jacobian.shape[1]
         return Evaluation(tf.reshape(residual, [-1, rows]), tf.reshape(mask, [-1, rows]))
+
+    def _mask(self, in_view, in_front, warped) -> tf.Tensor:
+        """In view, in front and (with ``occlusion``) not hidden, broadcast to ``warped``'s shape."""
+        mask = in_view * in_front
+        if self.visible is not None:
+            mask *= self.visible
+        return tf.broadcast_to(mask, tf.shape(warped))
 
     def fix_visibility(self, rotation, translation) -> None:
         """With ``occlusion``, drop from now on the rows of the points hidden at this pose.
@@ -209,10 +221,13 @@ class Level:
     def step(self, ev: Evaluation, scale, damping, robust=None) -> tf.Tensor:
         """Damped Gauss-Newton pose ``delta [B, 6]`` that moves the reference onto the warped source;
         ``robust [B]`` (bool, default all) picks the elements whose rows get the robust weights."""
+        return damped_solve(*self.normal_equations(ev, scale, robust), damping)
+
+    def normal_equations(self, ev: Evaluation, scale, robust=None) -> tuple[tf.Tensor, tf.Tensor]:
+        """The step's right-hand side ``J^T W r [B, 6]`` and Hessian ``[B, 6, 6]`` (see :meth:`step`)."""
         weight = self.row_weights(ev, scale, robust)
         rhs = tf.einsum("bnk,bn->bk", self.jacobian, weight * ev.residual)
-        hessian = self.weighted_hessian(weight) if self.weight_hessian else self.hessian
-        return _solve(*_scaled_cholesky(hessian, damping), rhs)
+        return rhs, self.weighted_hessian(weight) if self.weight_hessian else self.hessian
 
     def row_weights(self, ev: Evaluation, scale, robust=None) -> tf.Tensor:
         """IRLS row weights ``[B, N]``: in-view mask x texture x robust weight (``robust``: see
@@ -225,10 +240,11 @@ class Level:
             weight *= robust_w
         return weight
 
-    def step_jacobian(self, rotation, translation, scale, damping) -> tf.Tensor:
+    def step_jacobian(self, rotation, translation, scale, damping, normal_equations) -> tf.Tensor:
         """``A = d delta / d eps [B, 6, 6]`` of :meth:`step` (every row robust) at the pose
         ``(rotation, translation)`` moved by ``eps`` in the reference camera (as
-        :func:`geometry.transform_pixels_jacobian`), at ``eps = 0``, with ``sigma`` held.
+        :func:`geometry.transform_pixels_jacobian`), at ``eps = 0``, with ``sigma`` held;
+        ``normal_equations``: :meth:`normal_equations` at that pose, which the caller has already.
 
         Forward mode by hand: the six directions move each row through its own sample only (plus
         the per-channel gain), so ``d(J^T W r)/d eps`` and ``d(J^T W J)/d eps`` take one pass over
@@ -248,16 +264,9 @@ class Level:
         # [B, H, W, C, 6]: how each sample moves.
         moved = (slopes[0][..., None] * coords_jacobian[:, :, :, None, 0, :]
                  + slopes[1][..., None] * coords_jacobian[:, :, :, None, 1, :])
-        mask = in_view * in_front
-        if self.visible is not None:
-            mask *= self.visible
-        mask = tf.broadcast_to(mask, tf.shape(warped))
+        mask = self._mask(in_view, in_front, warped)
         if self.photometric == "gain":
-            sum_w = tf.reduce_sum(warped * mask, axis=[1, 2], keepdims=True) + _MEAN_EPS
-            sum_r = tf.reduce_sum(self.ref_image * mask, axis=[1, 2], keepdims=True) + _MEAN_EPS
-            raw_gain = sum_r / sum_w
-            gain = tf.clip_by_value(raw_gain, _GAIN_MIN, _GAIN_MAX)
-            free = tf.cast((raw_gain > _GAIN_MIN) & (raw_gain < _GAIN_MAX), warped.dtype)
+            gain, free, sum_w = _brightness_gain(warped, self.ref_image, mask)
             gain_moved = -free[..., None] * gain[..., None] / sum_w[..., None] * tf.reduce_sum(
                 mask[..., None] * moved, axis=[1, 2], keepdims=True)              # [B, 1, 1, C, 6]
             moved = gain[..., None] * moved + warped[..., None] * gain_moved
@@ -276,14 +285,12 @@ class Level:
         del tape
         mask = tf.reshape(mask, [-1, rows])
         row_weight = mask * self.texture
-        weight = row_weight * robust_w
-        rhs = tf.einsum("bnk,bn->bk", self.jacobian, weight * residual)
         rhs_moved = tf.einsum("bnk,bnl->bkl", self.jacobian, (row_weight * psi_slope)[..., None] * moved)
-        hessian = self.weighted_hessian(weight) if self.weight_hessian else self.hessian
+        rhs, hessian = normal_equations
         # The damped, scaled 6x6 solve's own derivatives: reverse mode on 6x6 tensors.
         with tf.GradientTape(persistent=True) as tape:
             tape.watch([hessian, rhs])
-            step = _solve(*_scaled_cholesky(hessian, damping), rhs)
+            step = damped_solve(rhs, hessian, damping)
         by_rhs = tape.batch_jacobian(step, rhs, experimental_use_pfor=False)                 # [B, 6, 6]
         by_hessian = tape.batch_jacobian(step, hessian, experimental_use_pfor=False)         # [B, 6, 6, 6]
         del tape

@@ -67,7 +67,7 @@ from typing import Optional
 import tensorflow as tf
 
 from ddvo_tf.core import geometry
-from ddvo_tf.core.ddvo_level import Evaluation, Level, check_options
+from ddvo_tf.core.ddvo_level import Evaluation, Level, check_options, damped_solve
 from ddvo_tf.core.iterations import Iterations, level_iterations
 
 # Defaults of the layer and the functional forms, chosen by bench/bench_ddvo_accuracy.py
@@ -305,11 +305,13 @@ def implicit_vjp(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.T
             level.visible = tf.stop_gradient(tf.cast(visible, dtype))
         evaluation = level.evaluate(rotation0, translation0)
         scale = level.scale(evaluation)
-        step = level.step(evaluation, scale, damping)
-    a_matrix = tf.stop_gradient(level.step_jacobian(rotation0, translation0, scale, damping))  # [B, 6, 6]
-    rhs = tf.linalg.matvec(a_matrix, tf.linalg.matvec(p_matrix, upstream, transpose_a=True))
+        rhs, hessian = level.normal_equations(evaluation, scale)
+        step = damped_solve(rhs, hessian, damping)
+    a_matrix = tf.stop_gradient(level.step_jacobian(rotation0, translation0, scale, damping,
+                                                    tf.nest.map_structure(tf.stop_gradient, (rhs, hessian))))
+    target = tf.linalg.matvec(a_matrix, tf.linalg.matvec(p_matrix, upstream, transpose_a=True))
     normal = tf.matmul(a_matrix, a_matrix, transpose_b=True) + regularization * tf.eye(6, dtype=dtype)
-    w = tf.linalg.solve(normal, rhs[..., None])[..., 0]
+    w = tf.linalg.solve(normal, target[..., None])[..., 0]
     w = tf.where(tf.math.is_finite(w), w, tf.zeros_like(w))
     grad = tape.gradient(step, ref_inv_depth, output_gradients=-tf.stop_gradient(w))
     return tf.where(tf.math.is_finite(grad), grad, tf.zeros_like(grad))

@@ -124,7 +124,7 @@ def train(config: TrainConfig, log=print, strategy: tf.distribute.Strategy | Non
     check_training_size(config, manifest)
     if config.mode == "hybrid" and not config.init_checkpoint:
         stage = dataclasses.replace(config, mode="posecnn", model_dir=os.path.join(config.model_dir, "pretrain_posecnn"),
-                                    steps=config.pretrain_steps, epochs=config.pretrain_epochs, export=False)
+                                    steps=config.pretrain_steps, epochs=config.pretrain_epochs)
         log(f"hybrid: no --init_checkpoint, so first the posecnn stage in {stage.model_dir}")
         train(stage, log, strategy)
         config = dataclasses.replace(config, init_checkpoint=stage.model_dir)

@@ -69,8 +69,9 @@ def test_the_forward_mode_step_jacobian_equals_reverse_mode_autodiff(street_pair
     rotation, translation = geometry.so3_exp(pose[:, 3:]), pose[:, :3]
     level = Level(ref, src, inv_depth, intrinsics, weight_hessian, robust, photometric, interpolation, occlusion)
     level.fix_visibility(rotation, translation)
-    scale = level.scale(level.evaluate(rotation, translation))
-    got = level.step_jacobian(rotation, translation, scale, 1e-4).numpy()
+    at_pose = level.evaluate(rotation, translation)
+    scale = level.scale(at_pose)
+    got = level.step_jacobian(rotation, translation, scale, 1e-4, level.normal_equations(at_pose, scale)).numpy()
     eps = tf.zeros([2, 6], tf.float64)
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(eps)
