@@ -248,22 +248,17 @@ class Level:
 
         Forward mode by hand: the six directions move each row through its own sample only (plus
         the per-channel gain), so ``d(J^T W r)/d eps`` and ``d(J^T W J)/d eps`` take one pass over
-        the rows, where reverse mode needs one pass per direction; only the 6x6 solve is
-        differentiated by TensorFlow.
+        the rows (the sample's slopes come with it from one gather), where reverse mode needs one
+        pass per direction; only the 6x6 solve is differentiated by TensorFlow.
         """
         coords, in_front = geometry.transform_pixels(self.inv_depth, rotation, translation, self.intrinsics)
         coords_jacobian = geometry.transform_pixels_jacobian(self.inv_depth, rotation, translation,
                                                              self.intrinsics)          # [B, H, W, 2, 6]
-        # The sample's slope along x and y: forward-mode, one pass per image axis.
-        slopes = []
-        for axis in range(2):
-            with tf.autodiff.ForwardAccumulator(coords, tf.one_hot(tf.fill(tf.shape(coords)[:3], axis), 2,
-                                                                   dtype=coords.dtype)) as acc:
-                warped, in_view = sample_neighbourhoods(self.src_neighbourhoods, coords, self.interpolation)
-            slopes.append(acc.jvp(warped, unconnected_gradients=tf.UnconnectedGradients.ZERO))
+        warped, in_view, slope_x, slope_y = sample_neighbourhoods(self.src_neighbourhoods, coords,
+                                                                  self.interpolation, with_slopes=True)
         # [B, H, W, C, 6]: how each sample moves.
-        moved = (slopes[0][..., None] * coords_jacobian[:, :, :, None, 0, :]
-                 + slopes[1][..., None] * coords_jacobian[:, :, :, None, 1, :])
+        moved = (slope_x[..., None] * coords_jacobian[:, :, :, None, 0, :]
+                 + slope_y[..., None] * coords_jacobian[:, :, :, None, 1, :])
         mask = self._mask(in_view, in_front, warped)
         if self.photometric == "gain":
             gain, free, sum_w = _brightness_gain(warped, self.ref_image, mask)

@@ -68,10 +68,22 @@ def _cubic_weights(t: tf.Tensor) -> tf.Tensor:
                            -3.0 * t3 + 4.0 * t2 + t, t3 - t2], axis=-1)
 
 
-def sample_neighbourhoods(stacked: tf.Tensor, coords: tf.Tensor, interpolation: str = "bilinear"
-                          ) -> tuple[tf.Tensor, tf.Tensor]:
+def _cubic_slopes(t: tf.Tensor) -> tf.Tensor:
+    """``d/dt`` of :func:`_cubic_weights`."""
+    t2 = t * t
+    return 0.5 * tf.stack([-3.0 * t2 + 4.0 * t - 1.0, 9.0 * t2 - 10.0 * t,
+                           -9.0 * t2 + 8.0 * t + 1.0, 3.0 * t2 - 2.0 * t], axis=-1)
+
+
+def sample_neighbourhoods(stacked: tf.Tensor, coords: tf.Tensor, interpolation: str = "bilinear",
+                          with_slopes: bool = False) -> tuple[tf.Tensor, ...]:
     """:func:`bilinear_sample` (or its bicubic counterpart) on the output of :func:`neighbourhoods`
-    made with the same ``interpolation`` (same return values)."""
+    made with the same ``interpolation`` (same return values).
+
+    ``with_slopes``: also the derivatives of the values along x and along y (``[B, H', W', C]``
+    each, those of the coordinates' derivative; 0 beyond the padding), from the same gather: the
+    DDVO step's derivative needs them at every row, and two forward-mode passes through the
+    sampling cost two more gathers."""
     with tf.name_scope("sample"):
         check_interpolation(interpolation)
         coords = tf.convert_to_tensor(coords, dtype=stacked.dtype)
@@ -91,6 +103,8 @@ def sample_neighbourhoods(stacked: tf.Tensor, coords: tf.Tensor, interpolation: 
         x, y = coords[..., 0], coords[..., 1]
         # Points beyond one pixel outside the image read only padding; clamping them there
         # keeps floor() and the index exact.  Shift by one for the top/left padding.
+        inside_x = tf.cast((x >= -1.0) & (x <= width), stacked.dtype)
+        inside_y = tf.cast((y >= -1.0) & (y <= height), stacked.dtype)
         x = tf.clip_by_value(x, -1.0, width) + 1.0
         y = tf.clip_by_value(y, -1.0, height) + 1.0
         x0 = tf.floor(x)
@@ -105,11 +119,24 @@ def sample_neighbourhoods(stacked: tf.Tensor, coords: tf.Tensor, interpolation: 
             weights_y = tf.stack([1.0 - fy, fy], axis=-1)
         else:
             weights_x, weights_y = _cubic_weights(fx), _cubic_weights(fy)
-        # Row-major taps: weight (dy, dx) = w_y[dy] w_x[dx].
-        weights = tf.reshape(weights_y[..., :, None] * weights_x[..., None, :],
-                             tf.concat([tf.shape(coords)[:3], [taps * taps]], 0))
-        values = tf.reduce_sum(weights[..., None] * taps_values, axis=-2)
-        return values, tf.cast(in_view, stacked.dtype)[..., None]
+        taps_shape = tf.concat([tf.shape(coords)[:3], [taps * taps]], 0)
+
+        def combine(along_y, along_x):
+            # Row-major taps: weight (dy, dx) = w_y[dy] w_x[dx].
+            weights = tf.reshape(along_y[..., :, None] * along_x[..., None, :], taps_shape)
+            return tf.reduce_sum(weights[..., None] * taps_values, axis=-2)
+
+        in_view = tf.cast(in_view, stacked.dtype)[..., None]
+        values = combine(weights_y, weights_x)
+        if not with_slopes:
+            return values, in_view
+        if taps == 2:
+            slopes_x = tf.stack([-tf.ones_like(fx), tf.ones_like(fx)], axis=-1)
+            slopes_y = tf.stack([-tf.ones_like(fy), tf.ones_like(fy)], axis=-1)
+        else:
+            slopes_x, slopes_y = _cubic_slopes(fx), _cubic_slopes(fy)
+        return (values, in_view, combine(weights_y, slopes_x) * inside_x[..., None],
+                combine(slopes_y, weights_x) * inside_y[..., None])
 
 
 def bilinear_sample(image: tf.Tensor, coords: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:

@@ -155,3 +155,25 @@ def test_unknown_interpolation_is_refused():
     from ddvo_tf.core.sampling import neighbourhoods
     with pytest.raises(ValueError, match="interpolation"):
         neighbourhoods(tf.zeros([1, 4, 4, 1]), "nearest")
+
+
+@pytest.mark.parametrize("interpolation", ["bilinear", "bicubic"])
+def test_slopes_from_the_same_gather_equal_autodiff(interpolation):
+    # The slopes the DDVO step's derivative uses, against TensorFlow's own derivative of the
+    # values along x and along y (float64), inside, across the border and beyond the padding.
+    from ddvo_tf.core.sampling import neighbourhoods, sample_neighbourhoods
+    rng = np.random.default_rng(4)
+    image = tf.constant(rng.uniform(size=(2, 7, 9, 3)), tf.float64)
+    coords = tf.constant(np.stack([rng.uniform(-2.5, 10.5, (2, 5, 6)), rng.uniform(-2.5, 8.5, (2, 5, 6))], -1))
+    stacked = neighbourhoods(image, interpolation)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(coords)
+        values, in_view, slope_x, slope_y = sample_neighbourhoods(stacked, coords, interpolation, with_slopes=True)
+        channels = [values[..., c] for c in range(3)]
+    for c, channel in enumerate(channels):
+        expected = tape.gradient(channel, coords).numpy()     # each value depends on its own point only
+        np.testing.assert_allclose(slope_x[..., c].numpy(), expected[..., 0], atol=1e-12)
+        np.testing.assert_allclose(slope_y[..., c].numpy(), expected[..., 1], atol=1e-12)
+    plain = sample_neighbourhoods(stacked, coords, interpolation)
+    np.testing.assert_array_equal(plain[0].numpy(), values.numpy())
+    np.testing.assert_array_equal(plain[1].numpy(), in_view.numpy())
