@@ -2,7 +2,7 @@
 
     python -m bench.bench_ddvo_accuracy [--robust=none,huber,student_t] [--pairs=12]
                                         [--interpolation=bilinear,bicubic] [--noweight_hessian]
-                                        [--hybrid_levels=1,2,3] [--output=...]
+                                        [--hybrid_levels=1,2,3] [--tolerance=0.001,0.01] [--output=...]
 
 Three blocks of rows (cases in :mod:`bench.ddvo_cases`):
 
@@ -41,6 +41,8 @@ flags.DEFINE_list("interpolation", ["bicubic"], "source-image interpolations to 
 flags.DEFINE_boolean("weight_hessian", True, "re-weight the Gauss-Newton Hessian every iteration (the "
                      "layer's default); --noweight_hessian: the authors' fixed Hessian")
 flags.DEFINE_list("hybrid_levels", ["1", "2", "3"], "pyramid levels of the hybrid refinement")
+flags.DEFINE_list("tolerance", [str(DirectVisualOdometry().tolerance)],
+                  "stopping tolerances to compare (RMS pixel motion of a step, pixels of the level)")
 flags.DEFINE_string("output", "bench/results/ddvo_accuracy.json", "JSON output path")
 
 # The authors' DirectVO on the same inputs (issue 14's table): median / worst translation error,
@@ -49,20 +51,22 @@ AUTHORS = {"street": (0.0045, 0.0431, 0.060), "motorcycle_736x496": (0.0109, 0.0
            "motorcycle_184x124": (0.0217, 0.0217, 0.076)}
 
 
-def solve(cases, robust, levels, iterations, interpolation, init=None):
+def solve(cases, robust, levels, iterations, interpolation, tolerance, init=None):
     iterations = [int(n) for n in iterations]
     ref, src, inv_depth, intrinsics, _ = ddvo_cases.stack(cases)
     layer = DirectVisualOdometry(num_levels=levels, num_iterations=iterations, robust=robust,
-                                 interpolation=interpolation, weight_hessian=FLAGS.weight_hessian)
+                                 interpolation=interpolation, weight_hessian=FLAGS.weight_hessian,
+                                 tolerance=tolerance)
     init = None if init is None else tf.constant(init, tf.float32)
     pose, info = layer.solve(tf.constant(ref), tf.constant(src), tf.constant(inv_depth),
                              tf.constant(intrinsics), init)
     return pose.numpy().astype(np.float64), {k: v.numpy() for k, v in info.items()}
 
 
-def row(block, case, robust, interpolation, levels, estimated, true, info):
+def row(block, case, robust, interpolation, tolerance, levels, estimated, true, info):
     t_err, r_err = ddvo_cases.pose_errors(estimated, true)
-    out = {"block": block, "case": case, "robust": robust, "interpolation": interpolation, "levels": levels,
+    out = {"block": block, "case": case, "robust": robust, "interpolation": interpolation,
+           "tolerance": tolerance, "levels": levels,
            "t_err_median_%": 100 * float(np.median(t_err)), "t_err_worst_%": 100 * float(t_err.max()),
            "rot_err_median_deg": float(np.median(r_err)), "rot_err_worst_deg": float(r_err.max()),
            "iterations_mean": float(np.mean(info["iterations"])), "t_err_all_%": (100 * t_err).round(3).tolist()}
@@ -80,16 +84,17 @@ def main(argv):
     print(f"hybrid starts: translation error median {100 * np.median(start_t):.1f} %, "
           f"rotation {np.median(start_r):.2f} deg")
     motorcycles = [ddvo_cases.motorcycle(1), ddvo_cases.motorcycle(4)]
-    for robust, interp in ((r, i) for r in FLAGS.robust for i in FLAGS.interpolation):
-        pose, info = solve(street, robust, 5, FLAGS.iterations, interp)
-        rows.append(row("street", "street", robust, interp, 5, pose, true, info))
+    for robust, interp, tol in ((r, i, float(t)) for r in FLAGS.robust for i in FLAGS.interpolation
+                                for t in FLAGS.tolerance):
+        pose, info = solve(street, robust, 5, FLAGS.iterations, interp, tol)
+        rows.append(row("street", "street", robust, interp, tol, 5, pose, true, info))
         for case in motorcycles:
-            pose, info = solve([case], robust, 5, FLAGS.iterations, interp)
-            rows.append(row("motorcycle", case.name, robust, interp, 5, pose, case.pose[None], info))
+            pose, info = solve([case], robust, 5, FLAGS.iterations, interp, tol)
+            rows.append(row("motorcycle", case.name, robust, interp, tol, 5, pose, case.pose[None], info))
         for levels in map(int, FLAGS.hybrid_levels):
-            pose, info = solve(street, robust, levels, FLAGS.iterations, interp, init=starts)
-            rows.append(row("hybrid", "street_perturbed", robust, interp, levels, pose, true, info))
-    columns = ["block", "case", "robust", "interpolation", "levels", "t_err_median_%", "t_err_worst_%",
+            pose, info = solve(street, robust, levels, FLAGS.iterations, interp, tol, init=starts)
+            rows.append(row("hybrid", "street_perturbed", robust, interp, tol, levels, pose, true, info))
+    columns = ["block", "case", "robust", "interpolation", "tolerance", "levels", "t_err_median_%", "t_err_worst_%",
                "rot_err_median_deg", "rot_err_worst_deg", "iterations_mean"]
     print()
     print_table(rows, columns)
@@ -98,6 +103,7 @@ def main(argv):
         for k, v in AUTHORS.items()))
     write_json(FLAGS.output, {"benchmark": "ddvo_accuracy", "machine": machine_info(),
                               "settings": {"pairs": FLAGS.pairs, "iterations": FLAGS.iterations,
+                                           "tolerance": FLAGS.tolerance,
                                            "weight_hessian": FLAGS.weight_hessian,
                                            "hybrid_start": {"rotation_deg": 0.5, "translation_scale": 1.3,
                                                             "translation_offset": 0.05}},
