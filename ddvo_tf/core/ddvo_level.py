@@ -91,7 +91,8 @@ def _solve(chol: tf.Tensor, scale: tf.Tensor, rhs: tf.Tensor) -> tf.Tensor:
 
 
 def damped_solve(rhs: tf.Tensor, hessian: tf.Tensor, damping) -> tf.Tensor:
-    """The Levenberg-Marquardt step ``(S H S + damping I)^-1``-scaled solve for ``rhs [B, 6]``."""
+    """The Levenberg-Marquardt step ``S (S H S + damping I)^-1 S rhs`` for ``rhs [B, 6]`` and
+    ``hessian [B, 6, 6]``, ``S = diag(H)^-1/2`` (Marquardt's scaling)."""
     return _solve(*_scaled_cholesky(hessian, damping), rhs)
 
 
