@@ -15,7 +15,7 @@ Two looks share one layout (same geometry for the same seed):
   stone and render, grimy cars with reflections, hills behind the skyline: where a surface is
   uniform, brightness constancy says nothing about its depth, and with the textures at a quarter
   of this contrast the quick run learned one fixed street layout, cars unseen (image-specific
-  correlation -0.12...0.28 against 0.43 and 0.61 now; bench/results/quick_run.md).
+  correlation -0.12...0.28 against 0.19...0.61 now; bench/results/quick_run.md).
 * ``"waves"``: every surface a sum of random sinusoids (the look of the DDVO benchmark cases in
   ``bench/ddvo_cases.py``, kept so those measurements stay comparable).
 
