@@ -31,6 +31,7 @@ from absl import app, flags
 from bench import ddvo_cases
 from bench.common import machine_info, print_table, write_json
 from ddvo_tf.core.ddvo_layer import DirectVisualOdometry
+from ddvo_tf.core.ddvo_solver import DEFAULT_TOLERANCE
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("robust", ["none", "huber", "student_t"], "robust objectives to compare")
@@ -41,7 +42,7 @@ flags.DEFINE_list("interpolation", ["bicubic"], "source-image interpolations to 
 flags.DEFINE_boolean("weight_hessian", True, "re-weight the Gauss-Newton Hessian every iteration (the "
                      "layer's default); --noweight_hessian: the authors' fixed Hessian")
 flags.DEFINE_list("hybrid_levels", ["1", "2", "3"], "pyramid levels of the hybrid refinement")
-flags.DEFINE_list("tolerance", [str(DirectVisualOdometry().tolerance)],
+flags.DEFINE_list("tolerance", [str(DEFAULT_TOLERANCE)],
                   "stopping tolerances to compare (RMS pixel motion of a step, pixels of the level)")
 flags.DEFINE_string("output", "bench/results/ddvo_accuracy.json", "JSON output path")
 

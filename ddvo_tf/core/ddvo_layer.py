@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from ddvo_tf.core.ddvo_level import check_options
 from ddvo_tf.core.ddvo_solver import (DEFAULT_INTERPOLATION, DEFAULT_OCCLUSION, DEFAULT_PHOTOMETRIC,
-                                      DEFAULT_ROBUST, implicit_vjp, solve_pose)
+                                      DEFAULT_ROBUST, DEFAULT_TOLERANCE, implicit_vjp, solve_pose)
 from ddvo_tf.core.iterations import Iterations, as_counts, level_iterations
 
 
@@ -57,7 +57,7 @@ class DirectVisualOdometry(keras.layers.Layer):
 
     def __init__(self, num_levels: int = 5, num_iterations: Iterations = 10, weight_hessian: bool = True,
                  damping: float = 1e-4, jit_compile: bool = True, gradient: str = "implicit",
-                 robust: str = DEFAULT_ROBUST, tolerance: float = 1e-3,
+                 robust: str = DEFAULT_ROBUST, tolerance: float = DEFAULT_TOLERANCE,
                  photometric: str = DEFAULT_PHOTOMETRIC, interpolation: str = DEFAULT_INTERPOLATION,
                  occlusion: bool = DEFAULT_OCCLUSION, **kwargs):
         # The solve always runs in float32, also under a mixed-precision policy (a 6x6 normal

@@ -76,6 +76,9 @@ DEFAULT_ROBUST = "student_t"
 DEFAULT_PHOTOMETRIC = "gain"
 DEFAULT_INTERPOLATION = "bicubic"
 DEFAULT_OCCLUSION = True
+# RMS pixel motion of a step below which an element stops iterating at a level (looser is not
+# free: bench/results/ddvo_objective.md, fifth round).
+DEFAULT_TOLERANCE = 1e-3
 # Levenberg-Marquardt: after a rejected step lambda grows 10x, at least to 0.1 (below that, the
 # Jacobi-scaled step is barely shorter); an element whose lambda passes 1e6 has stalled.
 _LM_REJECT_FLOOR = 0.1
@@ -173,7 +176,7 @@ def _solve_level(level: Level, rotation, translation, num_iterations, damping, t
 def solve_pose(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.Tensor,
                intrinsics: tf.Tensor, init_pose: Optional[tf.Tensor] = None, num_levels: int = 5,
                num_iterations: Iterations = 10, weight_hessian: bool = True, damping: float = 1e-4,
-               robust: str = DEFAULT_ROBUST, tolerance: float = 1e-3,
+               robust: str = DEFAULT_ROBUST, tolerance: float = DEFAULT_TOLERANCE,
                photometric: str = DEFAULT_PHOTOMETRIC, interpolation: str = DEFAULT_INTERPOLATION,
                occlusion: bool = DEFAULT_OCCLUSION) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
     """Functional form of :class:`DirectVisualOdometry`; returns ``(pose [B, 6], diagnostics)``.
