@@ -2,7 +2,7 @@
 
     python -m bench.bench_ddvo [--height=128 --width=416] [--batches=1,8] [--levels=5,1]
                                [--modes=eager,function,xla] [--iterations=...] [--depth_error=0.3]
-                               [--repeats=5] [--output=...]
+                               [--pixel_share=1,0.5] [--repeats=5] [--output=...]
 
 Inputs are two rendered views of the built-in street (forward 1 m, 2 deg yaw), replicated over the
 batch, with the true inverse depth times a smooth field of 1 +- ``depth_error``: a Depth-CNN's
@@ -45,6 +45,8 @@ flags.DEFINE_bool("weight_hessian", TrainConfig.ddvo_weight_hessian, "DirectVisu
 flags.DEFINE_enum("interpolation", TrainConfig.ddvo_interpolation, ["bilinear", "bicubic"],
                   "DirectVisualOdometry(interpolation=...); default: training's")
 flags.DEFINE_bool("occlusion", TrainConfig.ddvo_occlusion, "DirectVisualOdometry(occlusion=...); default: training's")
+flags.DEFINE_list("pixel_share", [str(TrainConfig.ddvo_pixel_share)],
+                  "DirectVisualOdometry(pixel_share=...) values to compare; default: training's")
 flags.DEFINE_string("output", "bench/results/ddvo.json", "JSON output path")
 
 
@@ -71,7 +73,7 @@ def main(argv):
             ref, src, inv_depth, intrinsics = cache[batch]
             inv_var = tf.Variable(inv_depth)
 
-            for mode in FLAGS.modes:
+            for mode, share in ((m, float(s)) for m in FLAGS.modes for s in FLAGS.pixel_share):
                 # eager: op by op; function: a tf.function graph; xla: the layer's own XLA
                 # compilation of the solve and of its gradient (its default) inside a
                 # tf.function, as in a training step.
@@ -80,7 +82,7 @@ def main(argv):
                                              interpolation=FLAGS.interpolation, occlusion=FLAGS.occlusion,
                                              robust=TrainConfig.ddvo_robust,
                                              photometric=TrainConfig.ddvo_photometric,
-                                             jit_compile=(mode == "xla"))
+                                             jit_compile=(mode == "xla"), pixel_share=share)
 
                 def forward():
                     return layer(ref, src, inv_var, intrinsics)
@@ -97,12 +99,12 @@ def main(argv):
                     repeats = max(1, FLAGS.repeats // 2) if mode == "eager" else FLAGS.repeats
                     run = lambda: tf.nest.map_structure(lambda t: t.numpy(), fn())
                     first, median = time_call(run, repeats)
-                    row = {"batch": batch, "levels": levels, "mode": mode, "pass": name,
+                    row = {"batch": batch, "levels": levels, "mode": mode, "pixel_share": share, "pass": name,
                            "first_call_s": first, "ms_per_pair": 1000 * median / batch,
                            "pairs_per_s": batch / median, "peak_rss_mib": peak_rss_mib()}
                     rows.append(row)
                     print(row, flush=True)
-    columns = ["batch", "levels", "mode", "pass", "first_call_s", "ms_per_pair", "pairs_per_s",
+    columns = ["batch", "levels", "mode", "pixel_share", "pass", "first_call_s", "ms_per_pair", "pairs_per_s",
                "peak_rss_mib"]
     print()
     print_table(rows, columns)

@@ -80,6 +80,9 @@ flags.DEFINE_bool("ddvo_occlusion", False, "DDVO drops reference points hidden b
                   "train better).")
 flags.DEFINE_bool("ddvo_weight_hessian", True, "DDVO re-weights its Gauss-Newton Hessian every iteration "
                   "(exact Gauss-Newton); --noddvo_weight_hessian keeps the authors' fixed one.")
+flags.DEFINE_enum("ddvo_pixel_share", str(TrainConfig.ddvo_pixel_share), ["1.0", "0.5", "0.25"],
+                  "Share of DDVO's finest-level pixels it solves with: in every 2x2 block all, the 2 or "
+                  "the 1 of largest image gradient (the finest level is most of DDVO's time).")
 flags.DEFINE_bool("augment", True, "Scale-and-crop, flip and colour augmentation.")
 flags.DEFINE_integer("seed", 0, "Seed of data order and augmentation.")
 flags.DEFINE_enum("jit_compile", "auto", ["auto", "on", "off"],
@@ -138,13 +141,14 @@ def config_from_flags(resolve_devices: bool = True) -> TrainConfig:
         "smoothness_weight", "height", "width", "init_checkpoint", "normalized_mean", "width_multiplier",
         "normalize_scope", "smoothness_maps", "depth_head_init", "depth_padding", "scale_anchor", "scale_anchor_weight",
         "pretrain_epochs", "pretrain_steps", "ddvo_levels", "ddvo_iterations", "ddvo_gradient", "ddvo_robust",
-        "ddvo_photometric", "ddvo_interpolation", "ddvo_occlusion", "ddvo_weight_hessian", "augment", "seed",
+        "ddvo_photometric", "ddvo_interpolation", "ddvo_occlusion", "ddvo_weight_hessian", "ddvo_pixel_share", "augment", "seed",
         "strategy", "summary_every", "image_every", "checkpoint_every", "keep_checkpoints")}
     try:
         values["ddvo_iterations"] = tuple(int(n) for n in FLAGS.ddvo_iterations)
     except ValueError:
         raise ValueError(f"--ddvo_iterations={','.join(FLAGS.ddvo_iterations)}: give whole numbers, "
                          "e.g. 10 or 5,6,10,15,15") from None
+    values["ddvo_pixel_share"] = float(values["ddvo_pixel_share"])
     values["normalize"] = {"auto": None, "on": True, "off": False}[FLAGS.normalize]
     values["jit_compile"] = FLAGS.jit_compile == "on"
     values["precision"] = {"auto": None, "off": "float32"}.get(FLAGS.mixed_precision, FLAGS.mixed_precision)

@@ -13,7 +13,8 @@ import tensorflow as tf
 
 from ddvo_tf.core.ddvo_level import check_options
 from ddvo_tf.core.ddvo_solver import (DEFAULT_INTERPOLATION, DEFAULT_OCCLUSION, DEFAULT_PHOTOMETRIC,
-                                      DEFAULT_ROBUST, DEFAULT_TOLERANCE, implicit_vjp, solve_pose)
+                                      DEFAULT_PIXEL_SHARE, DEFAULT_ROBUST, DEFAULT_TOLERANCE, implicit_vjp,
+                                      solve_pose)
 from ddvo_tf.core.iterations import Iterations, as_counts, level_iterations
 
 
@@ -48,6 +49,10 @@ class DirectVisualOdometry(keras.layers.Layer):
         view (:mod:`ddvo_tf.core.occlusion`; default True); False compares them too, as the paper.
       tolerance: an element stops iterating at a level once a step moves its pixels by less than
         this RMS distance (pixels of that level).
+      pixel_share: share of the finest level's pixels the solve uses: 1 (all), 0.5 or 0.25 (in
+        every 2x2 block the 2 or 1 of largest image gradient, :func:`ddvo_level.textured_pixels`);
+        the finest level is most of the solve's cost.  The gradient then reaches the depth of
+        those pixels only.
       jit_compile: run the solve (and its gradient) as one XLA cluster.  On the 2-core CPU this
         is several times faster than the plain graph (BUILD_NOTES.md, decisions: XLA); set False to debug.
       gradient: ``"implicit"`` (default): :func:`implicit_vjp`, the exact derivative of the
@@ -59,7 +64,7 @@ class DirectVisualOdometry(keras.layers.Layer):
                  damping: float = 1e-4, jit_compile: bool = True, gradient: str = "implicit",
                  robust: str = DEFAULT_ROBUST, tolerance: float = DEFAULT_TOLERANCE,
                  photometric: str = DEFAULT_PHOTOMETRIC, interpolation: str = DEFAULT_INTERPOLATION,
-                 occlusion: bool = DEFAULT_OCCLUSION, **kwargs):
+                 occlusion: bool = DEFAULT_OCCLUSION, pixel_share: float = DEFAULT_PIXEL_SHARE, **kwargs):
         # The solve always runs in float32, also under a mixed-precision policy (a 6x6 normal
         # equation over ~10^5 rows is not safe in float16).
         kwargs["dtype"] = "float32"
@@ -73,7 +78,8 @@ class DirectVisualOdometry(keras.layers.Layer):
         self.num_iterations = counts[0] if isinstance(num_iterations, numbers.Integral) else list(counts)
         self.weight_hessian = weight_hessian
         self.damping = damping
-        check_options(robust, photometric, interpolation)
+        check_options(robust, photometric, interpolation, pixel_share)
+        self.pixel_share = pixel_share
         self.robust = robust
         self.interpolation = interpolation
         self.occlusion = occlusion
@@ -93,7 +99,8 @@ class DirectVisualOdometry(keras.layers.Layer):
                           num_levels=self.num_levels, num_iterations=self.num_iterations,
                           weight_hessian=self.weight_hessian, damping=self.damping,
                           robust=self.robust, tolerance=self.tolerance, photometric=self.photometric,
-                          interpolation=self.interpolation, occlusion=self.occlusion)
+                          interpolation=self.interpolation, occlusion=self.occlusion,
+                          pixel_share=self.pixel_share)
 
     def _forward(self, ref_image, src_image, ref_inv_depth, intrinsics, init_pose):
         # Flat float outputs: what tf.custom_gradient and the XLA boundary accept.
@@ -110,7 +117,7 @@ class DirectVisualOdometry(keras.layers.Layer):
         grad_depth = implicit_vjp(ref_image, src_image, ref_inv_depth, intrinsics, pose, upstream,
                                   self.weight_hessian, self.damping, robust=self.robust,
                                   photometric=self.photometric, interpolation=self.interpolation,
-                                  occlusion=self.occlusion, visible=visible)
+                                  occlusion=self.occlusion, visible=visible, pixel_share=self.pixel_share)
         # Where nothing improved on init_pose the output *is* init_pose.
         fell_back = fallback[:, None] > 0.5
         grad_depth = tf.where(fell_back[:, :, None, None], tf.zeros_like(grad_depth), grad_depth)
@@ -175,5 +182,5 @@ class DirectVisualOdometry(keras.layers.Layer):
                       weight_hessian=self.weight_hessian, damping=self.damping,
                       jit_compile=self.jit_compile, gradient=self.gradient, robust=self.robust,
                       photometric=self.photometric, interpolation=self.interpolation,
-                      occlusion=self.occlusion, tolerance=self.tolerance)
+                      occlusion=self.occlusion, tolerance=self.tolerance, pixel_share=self.pixel_share)
         return config

@@ -15,6 +15,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from ddvo_tf.core import geometry
+from ddvo_tf.core.iterations import check_pixel_share
 from ddvo_tf.core.occlusion import visible_mask
 from ddvo_tf.core.robust import ROBUST_KINDS, robust_penalty, robust_weights, weighted_median
 from ddvo_tf.core.sampling import check_interpolation, in_image, neighbourhoods, sample_neighbourhoods
@@ -47,6 +48,33 @@ def image_gradients(image: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     grad_x = 0.5 * (padded[:, 1:-1, 2:, :] - padded[:, 1:-1, :-2, :])
     grad_y = 0.5 * (padded[:, 2:, 1:-1, :] - padded[:, :-2, 1:-1, :])
     return grad_x, grad_y
+
+
+def textured_pixels(image: tf.Tensor, share: float) -> tf.Tensor:
+    """Flat indices ``[B, K]`` (into ``H * W``) of the ``4 share`` pixels of largest gradient
+    ``|grad I|^2`` (summed over channels) in every 2x2 block of ``image [B, H, W, C]``; ``share``
+    one of :data:`ddvo_tf.core.iterations.PIXEL_SHARES`.  Per block rather than over the whole image (as DSO picks its
+    points), so every region keeps rows and the pose stays as well constrained in every direction;
+    an odd last row or column is left out.  Depends on the image alone, so the forward solve and
+    the implicit gradient pick the same rows.
+    """
+    keep = int(round(4 * share))
+    grad_x, grad_y = image_gradients(image)
+    score = tf.reduce_sum(tf.square(grad_x) + tf.square(grad_y), axis=-1)
+    height, width = image.shape[1] // 2 * 2, image.shape[2] // 2 * 2
+    blocks = tf.reshape(score[:, :height, :width], [-1, height // 2, 2, width // 2, 2])
+    blocks = tf.reshape(tf.transpose(blocks, [0, 1, 3, 2, 4]), [-1, height // 2, width // 2, 4])
+    picked = tf.math.top_k(blocks, k=keep, sorted=False).indices            # [B, H/2, W/2, keep]
+    rows = 2 * tf.range(height // 2)[:, None, None] + picked // 2
+    cols = 2 * tf.range(width // 2)[None, :, None] + picked % 2
+    return tf.reshape(rows * image.shape[2] + cols, [tf.shape(image)[0], -1])
+
+
+def take_pixels(tensor: tf.Tensor, pixels: tf.Tensor) -> tf.Tensor:
+    """The rows ``pixels [B, K]`` (flat indices) of ``tensor [B, H, W, C]``, laid out as an image
+    ``[B, 1, K, C]`` so per-pixel code runs on them unchanged."""
+    flat = tf.reshape(tensor, [tf.shape(tensor)[0], -1, tensor.shape[-1]])
+    return tf.gather(flat, pixels, batch_dims=1)[:, None]
 
 
 def warp_jacobian(rays: tf.Tensor, inv_depth: tf.Tensor, intrinsics: tf.Tensor
@@ -126,23 +154,36 @@ class Level:
     """Everything of one pyramid level that does not change across iterations."""
 
     def __init__(self, ref_image, src_image, inv_depth, intrinsics, weight_hessian, robust, photometric,
-                 interpolation, occlusion):
-        self.ref_image = ref_image
+                 interpolation, occlusion, pixel_share=1.0):
         self.occlusion = occlusion
         self.visible = None
+        self.visible_image = None
         self.photometric = photometric
         self.interpolation = interpolation
         self.src_neighbourhoods = neighbourhoods(src_image, interpolation)
-        self.inv_depth = inv_depth
         self.intrinsics = intrinsics
         self.weight_hessian = weight_hessian
         self.robust = robust
+        self.image_size = ref_image.shape[1:3]
+        self.full_inv_depth = inv_depth
+        grad_x, grad_y = image_gradients(ref_image)
+        # The level's pixels: all of them as the image, or the textured_pixels laid out as a
+        # [B, 1, K] image, with their own coordinates (``grid``).
+        self.pixels, self.grid = None, None
+        if pixel_share != 1.0:
+            self.pixels = textured_pixels(ref_image, pixel_share)
+            width = ref_image.shape[2]
+            self.grid = tf.cast(tf.stack([self.pixels % width, self.pixels // width], -1)[:, None],
+                                ref_image.dtype)
+            ref_image, inv_depth, grad_x, grad_y = (take_pixels(t, self.pixels)
+                                                    for t in (ref_image, inv_depth, grad_x, grad_y))
+        self.ref_image = ref_image
+        self.inv_depth = inv_depth
         batch = tf.shape(ref_image)[0]
         height, width, channels = ref_image.shape[1], ref_image.shape[2], ref_image.shape[3]
         self.channels = channels
         self.batch = batch
-        rays = geometry.pixel_rays(intrinsics, height, width)
-        grad_x, grad_y = image_gradients(ref_image)
+        rays = geometry.pixel_rays(intrinsics, height, width, self.grid)
         jac_x, jac_y = warp_jacobian(rays, inv_depth, intrinsics)
         # Rows stacked over pixels and colour channels: [B, H*W*C, 6].
         jacobian = (grad_x[..., None] * jac_x[:, :, :, None, :] + grad_y[..., None] * jac_y[:, :, :, None, :])
@@ -162,7 +203,8 @@ class Level:
             self.hessian = tf.matmul(self.jacobian * self.texture[..., None], self.jacobian, transpose_a=True)
 
     def evaluate(self, rotation, translation) -> Evaluation:
-        coords, in_front = geometry.transform_pixels(self.inv_depth, rotation, translation, self.intrinsics)
+        coords, in_front = geometry.transform_pixels(self.inv_depth, rotation, translation, self.intrinsics,
+                                                     grid=self.grid)
         warped, in_view = sample_neighbourhoods(self.src_neighbourhoods, coords, self.interpolation)
         mask = self._mask(in_view, in_front, warped)
         if self.photometric == "gain":
@@ -188,15 +230,22 @@ class Level:
         """
         if not self.occlusion:
             return
+        # Over all the level's pixels (also those it does not use): any of them may hide a used one.
         coords, in_front, src_inv_depth = geometry.transform_pixels(
-            self.inv_depth, rotation, translation, self.intrinsics, with_inv_depth=True)
-        in_view = in_image(coords, self.ref_image.shape[1], self.ref_image.shape[2])
+            self.full_inv_depth, rotation, translation, self.intrinsics, with_inv_depth=True)
+        in_view = in_image(coords, *self.image_size)
         valid = tf.cast(in_view, in_front.dtype)[..., None] * in_front
         # Points out of view stay usable: a later iterate may bring them in.
-        self.visible = tf.stop_gradient(visible_mask(coords, src_inv_depth, valid) + (1.0 - valid))
+        self.use_visibility(visible_mask(coords, src_inv_depth, valid) + (1.0 - valid))
+
+    def use_visibility(self, visible) -> None:
+        """Use the occlusion test's result ``visible [B, H, W, 1]`` (all the level's pixels) from now on."""
+        self.visible_image = tf.stop_gradient(tf.cast(visible, self.ref_image.dtype))
+        self.visible = (self.visible_image if self.pixels is None
+                        else take_pixels(self.visible_image, self.pixels))
 
     def in_view_fraction(self, ev: Evaluation) -> tf.Tensor:
-        """Share of the reference's pixels in view ``[B]``."""
+        """Share of the level's (used) pixels in view ``[B]``."""
         return tf.reduce_mean(ev.mask, axis=1)
 
     def textured_share(self, ev: Evaluation) -> tf.Tensor:
@@ -252,9 +301,10 @@ class Level:
         the rows (the sample's slopes come with it from one gather), where reverse mode needs one
         pass per direction; only the 6x6 solve is differentiated by TensorFlow.
         """
-        coords, in_front = geometry.transform_pixels(self.inv_depth, rotation, translation, self.intrinsics)
+        coords, in_front = geometry.transform_pixels(self.inv_depth, rotation, translation, self.intrinsics,
+                                                     grid=self.grid)
         coords_jacobian = geometry.transform_pixels_jacobian(self.inv_depth, rotation, translation,
-                                                             self.intrinsics)          # [B, H, W, 2, 6]
+                                                             self.intrinsics, self.grid)   # [B, H, W, 2, 6]
         warped, in_view, slope_x, slope_y = sample_neighbourhoods(self.src_neighbourhoods, coords,
                                                                   self.interpolation, with_slopes=True)
         # [B, H, W, C, 6]: how each sample moves.
@@ -314,8 +364,9 @@ class Level:
         return tf.sqrt(tf.maximum(quad, 0.0))
 
 
-def check_options(robust: str, photometric: str, interpolation: str) -> None:
+def check_options(robust: str, photometric: str, interpolation: str, pixel_share: float = 1.0) -> None:
     check_interpolation(interpolation)
+    check_pixel_share(pixel_share)
     if robust not in ROBUST_KINDS:
         raise ValueError(f"robust must be one of {ROBUST_KINDS}, got {robust!r}")
     if photometric not in PHOTOMETRIC_KINDS:

@@ -79,6 +79,8 @@ DEFAULT_OCCLUSION = True
 # RMS pixel motion of a step below which an element stops iterating at a level (looser is not
 # free: bench/results/ddvo_objective.md, fifth round).
 DEFAULT_TOLERANCE = 1e-3
+# Share of the finest level's pixels the solve uses (ddvo_level.textured_pixels).
+DEFAULT_PIXEL_SHARE = 1.0
 # Levenberg-Marquardt: after a rejected step lambda grows 10x, at least to 0.1 (below that, the
 # Jacobi-scaled step is barely shorter); an element whose lambda passes 1e6 has stalled.
 _LM_REJECT_FLOOR = 0.1
@@ -178,7 +180,8 @@ def solve_pose(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.Ten
                num_iterations: Iterations = 10, weight_hessian: bool = True, damping: float = 1e-4,
                robust: str = DEFAULT_ROBUST, tolerance: float = DEFAULT_TOLERANCE,
                photometric: str = DEFAULT_PHOTOMETRIC, interpolation: str = DEFAULT_INTERPOLATION,
-               occlusion: bool = DEFAULT_OCCLUSION) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+               occlusion: bool = DEFAULT_OCCLUSION, pixel_share: float = DEFAULT_PIXEL_SHARE
+               ) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
     """Functional form of :class:`DirectVisualOdometry`; returns ``(pose [B, 6], diagnostics)``.
 
     ``diagnostics`` (all ``[B]``): ``cost``, the robust cost at the finest level for the returned
@@ -190,7 +193,7 @@ def solve_pose(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.Ten
     when it is 0; and ``visible [B, H, W, 1]``, the finest level's occlusion test (1 where a point
     is used if in view), which :func:`implicit_vjp` needs to differentiate the same objective.
     """
-    check_options(robust, photometric, interpolation)
+    check_options(robust, photometric, interpolation, pixel_share)
     iterations_per_level = level_iterations(num_iterations, num_levels)
     with tf.name_scope("direct_visual_odometry"):
         # float32 normally; float64 works too (used by the finite-difference gradient tests).
@@ -229,7 +232,7 @@ def solve_pose(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.Ten
                 level = Level(refs[index], srcs[index], inv_depths[index],
                                geometry.pyramid_intrinsics(intrinsics, index), weight_hessian,
                                robust if index < ROBUST_LEVELS else "none", photometric, interpolation,
-                               occlusion and index < ROBUST_LEVELS)
+                               occlusion and index < ROBUST_LEVELS, pixel_share if index == 0 else 1.0)
                 result = _solve_level(level, rotation, translation, iterations_per_level[index], damping,
                                       tolerance)
                 rotation, translation = result["rotation"], result["translation"]
@@ -248,7 +251,8 @@ def solve_pose(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.Ten
                        "iterations": iterations,
                        "update_size": result["update"],
                        "fixed_point_residual": tf.stop_gradient(level.motion(final_step)),
-                       "visible": (tf.ones_like(ref_inv_depth) if level.visible is None else level.visible)}
+                       "visible": (tf.ones_like(ref_inv_depth) if level.visible_image is None
+                                   else level.visible_image)}
         return pose, diagnostics
 
 
@@ -256,7 +260,8 @@ def implicit_vjp(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.T
                  pose: tf.Tensor, upstream: tf.Tensor, weight_hessian: bool = True, damping: float = 1e-4,
                  regularization: float = 1e-4, robust: str = DEFAULT_ROBUST,
                  photometric: str = DEFAULT_PHOTOMETRIC, interpolation: str = DEFAULT_INTERPOLATION,
-                 occlusion: bool = DEFAULT_OCCLUSION, visible: Optional[tf.Tensor] = None) -> tf.Tensor:
+                 occlusion: bool = DEFAULT_OCCLUSION, visible: Optional[tf.Tensor] = None,
+                 pixel_share: float = DEFAULT_PIXEL_SHARE) -> tf.Tensor:
     """``dL/d ref_inv_depth`` from ``upstream = dL/d pose`` at the solution ``pose [B, 6]`` (finest
     level), by the implicit function theorem instead of back-propagating through every iteration.
 
@@ -279,7 +284,7 @@ def implicit_vjp(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.T
     forward solve's ``diagnostics["visible"]`` (with ``occlusion``; tested at the returned pose
     when omitted, which differs slightly from the objective the solve minimised).
     """
-    check_options(robust, photometric, interpolation)
+    check_options(robust, photometric, interpolation, pixel_share)
     dtype = pose.dtype
     batch = tf.shape(pose)[0]
     rotation0 = geometry.so3_exp(pose[:, 3:])
@@ -301,11 +306,11 @@ def implicit_vjp(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.T
     with tf.GradientTape() as tape:
         tape.watch(ref_inv_depth)
         level = Level(ref_image, src_image, ref_inv_depth, intrinsics, weight_hessian, robust, photometric,
-                       interpolation, occlusion)
+                       interpolation, occlusion, pixel_share)
         if visible is None:
             level.fix_visibility(rotation0, translation0)
         elif occlusion:
-            level.visible = tf.stop_gradient(tf.cast(visible, dtype))
+            level.use_visibility(visible)
         evaluation = level.evaluate(rotation0, translation0)
         scale = level.scale(evaluation)
         rhs, hessian = level.normal_equations(evaluation, scale)

@@ -20,7 +20,7 @@ for points at infinity (``d = 0``).
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import tensorflow as tf
 
@@ -132,13 +132,15 @@ def inverse_intrinsics(intrinsics: tf.Tensor) -> tf.Tensor:
                      tf.stack([zero, zero, one], -1)], axis=-2)
 
 
-def pixel_rays(intrinsics: tf.Tensor, height: int, width: int) -> tf.Tensor:
-    """Normalised rays ``x~ = K^-1 [x, y, 1]^T`` of every pixel, shape ``[B, H, W, 3]`` (z = 1)."""
+def pixel_rays(intrinsics: tf.Tensor, height: int, width: int, grid: Optional[tf.Tensor] = None) -> tf.Tensor:
+    """Normalised rays ``x~ = K^-1 [x, y, 1]^T`` of every pixel, shape ``[B, H, W, 3]`` (z = 1);
+    ``grid``: the pixels' coordinates ``[1 or B, H', W', 2]`` instead (e.g. a subset of them),
+    rays ``[B, H', W', 3]``."""
     with tf.name_scope("pixel_rays"):
         intrinsics = tf.convert_to_tensor(intrinsics)
-        grid = pixel_grid(height, width, intrinsics.dtype)
+        grid = pixel_grid(height, width, intrinsics.dtype)[None] if grid is None else grid
         pixels = tf.concat([grid, tf.ones_like(grid[..., :1])], axis=-1)
-        return tf.einsum("bij,hwj->bhwi", inverse_intrinsics(intrinsics), pixels)
+        return tf.reduce_sum(inverse_intrinsics(intrinsics)[:, None, None] * pixels[..., None, :], axis=-1)
 
 
 def backproject(inv_depth: tf.Tensor, intrinsics: tf.Tensor) -> tf.Tensor:
@@ -167,21 +169,24 @@ def project(points: tf.Tensor, intrinsics: tf.Tensor, min_depth: float = 1e-6
 
 
 def transform_pixels(inv_depth: tf.Tensor, rotation: tf.Tensor, translation: tf.Tensor,
-                     intrinsics: tf.Tensor, with_inv_depth: bool = False) -> tuple[tf.Tensor, ...]:
+                     intrinsics: tf.Tensor, with_inv_depth: bool = False,
+                     grid: Optional[tf.Tensor] = None) -> tuple[tf.Tensor, ...]:
     """Eq. 9-10 in pixel units: ``x' = < K R K^-1 x + d K t >`` for every reference pixel ``x``.
 
     ``inv_depth [B, H, W, 1]``, ``rotation [B, 3, 3]``, ``translation [B, 3]``, ``intrinsics
     [B, 3, 3]``.  Folding ``K R K^-1`` into one 3x3 matrix makes the per-pixel work a handful of
     multiply-adds.  Returns source pixel coordinates ``[B, H, W, 2]`` and the in-front mask of
     :func:`project`; with ``with_inv_depth`` also each point's inverse depth in the source camera
-    ``[B, H, W, 1]`` (``d / (R x~ + d t)_z``; 0 behind the camera).
+    ``[B, H, W, 1]`` (``d / (R x~ + d t)_z``; 0 behind the camera).  ``grid``: the reference
+    pixels' own coordinates ``[1 or B, H, W, 2]`` when they are not the full image (a subset of
+    its pixels laid out as ``H x W``); default :func:`pixel_grid`.
     """
     with tf.name_scope("transform_pixels"):
         height, width = inv_depth.shape[1], inv_depth.shape[2]
         homography = tf.matmul(intrinsics, tf.matmul(rotation, inverse_intrinsics(intrinsics)))
         offset = tf.linalg.matvec(intrinsics, translation)
-        grid = pixel_grid(height, width, inv_depth.dtype)
-        xs, ys = grid[None, ..., 0], grid[None, ..., 1]
+        grid = pixel_grid(height, width, inv_depth.dtype)[None] if grid is None else grid
+        xs, ys = grid[..., 0], grid[..., 1]
         d = inv_depth[..., 0]
         m = homography[:, :, :, None, None]
         points = [m[:, i, 0] * xs + m[:, i, 1] * ys + m[:, i, 2] + d * offset[:, i, None, None]
@@ -196,18 +201,19 @@ def transform_pixels(inv_depth: tf.Tensor, rotation: tf.Tensor, translation: tf.
 
 
 def transform_pixels_jacobian(inv_depth: tf.Tensor, rotation: tf.Tensor, translation: tf.Tensor,
-                              intrinsics: tf.Tensor) -> tf.Tensor:
+                              intrinsics: tf.Tensor, grid: Optional[tf.Tensor] = None) -> tf.Tensor:
     """How :func:`transform_pixels`' coordinates move under a small pose change applied in the
     reference camera, ``(R, t) -> (R exp(w), t + R v)``: ``d coords / d (v, w)`` at 0, shape
     ``[B, H, W, 2, 6]`` (0 for points not in front of the source camera).
 
     The homogeneous pixel ``P = K R x~ + d K t`` (``x~ = K^-1 [x, y, 1]``) moves by
     ``K R (d v + w x x~)``; ``coords = P_xy / P_z`` then moves by ``(dP_xy - coords dP_z) / P_z``.
-    At the identity pose this is :func:`ddvo_tf.core.ddvo_level.warp_jacobian`.
+    At the identity pose this is :func:`ddvo_tf.core.ddvo_level.warp_jacobian`.  ``grid`` as in
+    :func:`transform_pixels`.
     """
     with tf.name_scope("transform_pixels_jacobian"):
         height, width = inv_depth.shape[1], inv_depth.shape[2]
-        rays = pixel_rays(intrinsics, height, width)
+        rays = pixel_rays(intrinsics, height, width, grid)
         d = inv_depth[..., 0]
         k_r = tf.matmul(intrinsics, rotation)
         points = tf.einsum("bij,bhwj->bhwi", k_r, rays) + d[..., None] * tf.linalg.matvec(intrinsics, translation)[:, None, None]

@@ -1,5 +1,6 @@
-"""DDVO's per-level Gauss-Newton budget, free of TensorFlow so that ``config.py`` (checked by
-``train.py`` before TensorFlow loads) and the DDVO layer share one rule.
+"""DDVO's per-level Gauss-Newton budget and the share of the finest level's pixels it solves with,
+free of TensorFlow so that ``config.py`` (checked by ``train.py`` before TensorFlow loads) and the
+DDVO layer share one rule.
 
 A budget is one count for every pyramid level (an int or a one-entry list), or a list of counts,
 finest level first, whose first ``num_levels`` entries are used: one list then serves the 5-level
@@ -11,6 +12,14 @@ import numbers
 from typing import Sequence, Union
 
 Iterations = Union[int, Sequence[int]]
+# Shares of a level's pixels DDVO may keep (ddvo_level.textured_pixels): 4, 2 or 1 of each 2x2 block.
+PIXEL_SHARES = (1.0, 0.5, 0.25)
+
+
+def check_pixel_share(pixel_share: float, name: str = "pixel_share") -> None:
+    """Raise a ``ValueError`` naming ``name`` and the choices unless ``pixel_share`` is one of them."""
+    if pixel_share not in PIXEL_SHARES:
+        raise ValueError(f"{name} must be one of {PIXEL_SHARES}, got {pixel_share!r}")
 
 
 def level_iterations(num_iterations: Iterations, num_levels: int) -> tuple[int, ...]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from ddvo_tf.core.iterations import as_counts, level_iterations
+from ddvo_tf.core.iterations import as_counts, check_pixel_share, level_iterations
 
 MODES = ("baseline", "posecnn", "ddvo", "hybrid")
 # hybrid's refinement from the Pose-CNN's pose: the paper runs the finest level only; from a
@@ -66,6 +66,7 @@ class TrainConfig:
     ddvo_interpolation: str = "bilinear"   # DDVO's warp of the source: bilinear (paper) or bicubic
     ddvo_occlusion: bool = False           # DDVO drops points hidden behind nearer ones (paper: no)
     ddvo_weight_hessian: bool = True       # DDVO re-weights H every iteration (authors: fixed H)
+    ddvo_pixel_share: float = 1.0          # share of DDVO's finest-level pixels used (1, 0.5, 0.25)
     augment: bool = True
     seed: int = 0
     jit_compile: bool = False              # XLA for the loss and gradients (DDVO is compiled anyway)
@@ -106,6 +107,7 @@ class TrainConfig:
                              f"at least {self.num_ddvo_levels} counts (one per DDVO level, finest first), "
                              f"each >= 0") from None
         self.ddvo_iterations = counts[0] if len(counts) == 1 else counts
+        check_pixel_share(self.ddvo_pixel_share, "ddvo_pixel_share")
         if self.keep_checkpoints < 1:
             raise ValueError(f"keep_checkpoints must be >= 1 (resume needs the latest), got {self.keep_checkpoints}")
         if self.batch_size < 1:

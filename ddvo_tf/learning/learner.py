@@ -63,7 +63,8 @@ class DepthLearner(keras.Model):
                                          photometric=config.ddvo_photometric,
                                          interpolation=config.ddvo_interpolation,
                                          occlusion=config.ddvo_occlusion,
-                                         weight_hessian=config.ddvo_weight_hessian)
+                                         weight_hessian=config.ddvo_weight_hessian,
+                                         pixel_share=config.ddvo_pixel_share)
                     if config.uses_ddvo else None)
 
     def call(self, frames, training=False):
