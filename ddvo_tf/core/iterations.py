@@ -1,5 +1,6 @@
-"""DDVO's per-level Gauss-Newton budget and the share of the finest level's pixels it solves with,
-free of TensorFlow so that ``config.py`` (checked by ``train.py`` before TensorFlow loads) and the
+"""DDVO's budget: Gauss-Newton iterations per level, and the share of the finest level's pixels.
+
+Free of TensorFlow so that ``config.py`` (checked by ``train.py`` before TensorFlow loads) and the
 DDVO layer share one rule.
 
 A budget is one count for every pyramid level (an int or a one-entry list), or a list of counts,
