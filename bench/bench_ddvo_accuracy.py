@@ -8,13 +8,14 @@
 Three blocks of rows (cases in :mod:`bench.ddvo_cases`):
 
 * ``street``: rendered 128x416 street pairs with exact depth, a near parked car in each (occlusion
-  edges), solved from the identity over 5 levels, 10 iterations each (``--iterations``).
+  edges), solved from the identity over 5 levels (``--iterations``).
 * ``motorcycle``: the Middlebury 2014 pair (real photographs, ground-truth disparity) at 736x496 and
   184x124, 5 levels from the identity.
 * ``hybrid``: the same street pairs from a Pose-CNN-like start (rotation 0.5 deg off, translation
   x1.3 + 5 cm) with 1, 2 or 3 pyramid levels, 10 iterations per level (``hybrid``'s refinement).
 
-``--iterations=5,6,10,15,15`` measures training's per-level budget (finest level first).
+``--iterations=5,6,10,15,30`` measures training's per-level budget (finest level first); by default
+the layer's (10 per level, 30 at the coarsest).
 
 Translation error is ``|t - t*| / |t*|``; rotation error the angle of ``R R*^T`` in degrees.
 The authors' DirectVO (PyTorch) on the same inputs, measured once for issue 14, is printed beside.
@@ -37,8 +38,9 @@ from ddvo_tf.core.ddvo_solver import DEFAULT_PIXEL_SHARE, DEFAULT_TOLERANCE
 FLAGS = flags.FLAGS
 flags.DEFINE_list("robust", ["none", "huber", "student_t"], "robust objectives to compare")
 flags.DEFINE_integer("pairs", 12, "rendered street pairs")
-flags.DEFINE_list("iterations", ["10"], "iterations per pyramid level, or one count per level, finest first "
-                  "(e.g. training's 5,6,10,15,15; the hybrid rows use the first counts)")
+flags.DEFINE_list("iterations", [], "iterations per pyramid level, or one count per level, finest first "
+                  "(e.g. training's 5,6,10,15,30; the hybrid rows use the first counts); default: the "
+                  "layer's (10 per level, 30 at the coarsest)")
 flags.DEFINE_list("interpolation", ["bicubic"], "source-image interpolations to compare")
 flags.DEFINE_boolean("weight_hessian", True, "re-weight the Gauss-Newton Hessian every iteration (the "
                      "layer's default); --noweight_hessian: the authors' fixed Hessian")
@@ -57,7 +59,7 @@ AUTHORS = {"street": (0.0045, 0.0431, 0.060), "motorcycle_736x496": (0.0109, 0.0
 
 def solve(cases, variant, levels, iterations, init=None):
     """The layer with ``variant`` (robust, interpolation, tolerance, pixel_share) on ``cases``."""
-    iterations = [int(n) for n in iterations]
+    iterations = [int(n) for n in iterations] or None
     ref, src, inv_depth, intrinsics, _ = ddvo_cases.stack(cases)
     layer = DirectVisualOdometry(num_levels=levels, num_iterations=iterations,
                                  weight_hessian=FLAGS.weight_hessian, **variant)

@@ -147,7 +147,7 @@ def config_from_flags(resolve_devices: bool = True) -> TrainConfig:
         values["ddvo_iterations"] = tuple(int(n) for n in FLAGS.ddvo_iterations)
     except ValueError:
         raise ValueError(f"--ddvo_iterations={','.join(FLAGS.ddvo_iterations)}: give whole numbers, "
-                         "e.g. 10 or 5,6,10,15,15") from None
+                         "e.g. 10 or 5,6,10,15,30") from None
     values["ddvo_pixel_share"] = float(values["ddvo_pixel_share"])
     values["normalize"] = {"auto": None, "on": True, "off": False}[FLAGS.normalize]
     values["jit_compile"] = FLAGS.jit_compile == "on"

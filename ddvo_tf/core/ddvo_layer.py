@@ -7,6 +7,7 @@ init_pose=None) -> pose [B, 6]`` (reference -> source, :mod:`ddvo_tf.core.geomet
 from __future__ import annotations
 
 import numbers
+from typing import Optional
 
 import keras
 import tensorflow as tf
@@ -31,7 +32,8 @@ class DirectVisualOdometry(keras.layers.Layer):
       num_levels: pyramid levels, coarse to fine (paper: 5 from identity, 1 when a Pose-CNN
         provides ``init_pose``).
       num_iterations: Gauss-Newton updates per level (authors' code: 10), or a list of them per
-        level, finest first (:func:`level_iterations`).
+        level, finest first (:func:`level_iterations`); default (``None``): 10 per level and 30 at
+        the coarsest, where a large motion needs more to reach its basin.
       weight_hessian: re-weight ``H`` by each iteration's row weights (mask, texture, robust
         weight: exact Gauss-Newton; default); ``False`` follows the authors' code (``H`` of all rows,
         once per level), whose steps fall short when part of the image leaves the view.
@@ -60,7 +62,8 @@ class DirectVisualOdometry(keras.layers.Layer):
         every level and iteration, as the authors' code does (about 4x the forward's cost).
     """
 
-    def __init__(self, num_levels: int = 5, num_iterations: Iterations = 10, weight_hessian: bool = True,
+    def __init__(self, num_levels: int = 5, num_iterations: Optional[Iterations] = None,
+                 weight_hessian: bool = True,
                  damping: float = 1e-4, jit_compile: bool = True, gradient: str = "implicit",
                  robust: str = DEFAULT_ROBUST, tolerance: float = DEFAULT_TOLERANCE,
                  photometric: str = DEFAULT_PHOTOMETRIC, interpolation: str = DEFAULT_INTERPOLATION,
@@ -74,8 +77,11 @@ class DirectVisualOdometry(keras.layers.Layer):
             raise ValueError(f"need num_levels >= 1, got {num_levels}")
         level_iterations(num_iterations, num_levels)   # checked here, not at the first call
         self.num_levels = num_levels
-        counts = as_counts(num_iterations)
-        self.num_iterations = counts[0] if isinstance(num_iterations, numbers.Integral) else list(counts)
+        if num_iterations is None:
+            self.num_iterations = list(level_iterations(None, num_levels))
+        else:
+            counts = as_counts(num_iterations)
+            self.num_iterations = counts[0] if isinstance(num_iterations, numbers.Integral) else list(counts)
         self.weight_hessian = weight_hessian
         self.damping = damping
         check_options(robust, photometric, interpolation, pixel_share)

@@ -44,7 +44,8 @@ Algorithm, per pyramid level (coarsest first; 2x2 average pooling, :func:`geomet
    ``tf.while_loop`` of at most ``num_iterations`` steps (static shapes, masked updates, so XLA
    compiles one small graph and batch elements stay independent).  The budget may differ per
    level: coarse iterations are cheap (a quarter of the pixels per level up) and decide the
-   basin, the finest level's are most of the cost.  A level whose iterates never beat its start
+   basin, the finest level's are most of the cost; by default 10 per level and 30 at the
+   coarsest (:func:`ddvo_tf.core.iterations.default_iterations`).  A level whose iterates never beat its start
    returns the start pose unchanged, so texture-less or fully out-of-view inputs fall back to the
    initial pose (``diagnostics["fallback"]``).
 
@@ -177,7 +178,7 @@ def _solve_level(level: Level, rotation, translation, num_iterations, damping, t
 
 def solve_pose(ref_image: tf.Tensor, src_image: tf.Tensor, ref_inv_depth: tf.Tensor,
                intrinsics: tf.Tensor, init_pose: Optional[tf.Tensor] = None, num_levels: int = 5,
-               num_iterations: Iterations = 10, weight_hessian: bool = True, damping: float = 1e-4,
+               num_iterations: Optional[Iterations] = None, weight_hessian: bool = True, damping: float = 1e-4,
                robust: str = DEFAULT_ROBUST, tolerance: float = DEFAULT_TOLERANCE,
                photometric: str = DEFAULT_PHOTOMETRIC, interpolation: str = DEFAULT_INTERPOLATION,
                occlusion: bool = DEFAULT_OCCLUSION, pixel_share: float = DEFAULT_PIXEL_SHARE

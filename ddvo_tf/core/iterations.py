@@ -10,9 +10,16 @@ finest level first, whose first ``num_levels`` entries are used: one list then s
 from __future__ import annotations
 
 import numbers
-from typing import Sequence, Union
+from typing import Optional, Sequence, Union
 
 Iterations = Union[int, Sequence[int]]
+# The default budget: the authors' 10 per level, and three times that at the coarsest level, which
+# decides the basin for a solve from the identity and costs least (1/256 of the pixels at 5 levels):
+# with 10 there, a street pair with 1.4 m forward motion and 2.9 deg of yaw ended in the
+# yaw-for-sideways-translation minimum (93 % translation error, every objective); with 30 it
+# converged (bench/results/ddvo_objective.md, sixth round).
+DEFAULT_ITERATIONS = 10
+COARSEST_ITERATIONS = 30
 # Shares of a level's pixels DDVO may keep (ddvo_level.textured_pixels): 4, 2 or 1 of each 2x2 block.
 PIXEL_SHARES = (1.0, 0.5, 0.25)
 
@@ -23,11 +30,22 @@ def check_pixel_share(pixel_share: float, name: str = "pixel_share") -> None:
         raise ValueError(f"{name} must be one of {PIXEL_SHARES}, got {pixel_share!r}")
 
 
-def level_iterations(num_iterations: Iterations, num_levels: int) -> tuple[int, ...]:
-    """Gauss-Newton iterations of each of ``num_levels`` pyramid levels, finest first.
+def default_iterations(num_levels: int) -> tuple[int, ...]:
+    """The default budget of a ``num_levels`` pyramid, finest first (:data:`COARSEST_ITERATIONS`
+    at the coarsest of two or more levels, :data:`DEFAULT_ITERATIONS` elsewhere)."""
+    if num_levels < 2:
+        return (DEFAULT_ITERATIONS,) * num_levels
+    return (DEFAULT_ITERATIONS,) * (num_levels - 1) + (COARSEST_ITERATIONS,)
+
+
+def level_iterations(num_iterations: Optional[Iterations], num_levels: int) -> tuple[int, ...]:
+    """Gauss-Newton iterations of each of ``num_levels`` pyramid levels, finest first (``None``:
+    :func:`default_iterations`).
 
     Raises ``ValueError`` for a list shorter than ``num_levels`` (and longer than one) or a
     negative count."""
+    if num_iterations is None:
+        return default_iterations(num_levels)
     counts = as_counts(num_iterations)
     if len(counts) == 1:
         counts *= num_levels

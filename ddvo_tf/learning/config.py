@@ -54,9 +54,10 @@ class TrainConfig:
     pretrain_steps: int | None = None
     ddvo_levels: int | None = None         # None: 5 for ddvo, 3 for hybrid (paper: 1; BUILD_NOTES.md)
     # Gauss-Newton iterations per level, finest first (hybrid's 3 levels use the first three): the
-    # coarse levels decide the basin and are cheap, the finest is most of DDVO's cost
-    # (bench/results/ddvo_objective.md); one number sets every level (authors: 10).
-    ddvo_iterations: int | tuple[int, ...] = (5, 6, 10, 15, 15)
+    # coarse levels decide the basin and are cheap, the finest is most of DDVO's cost; 30 at the
+    # coarsest, where a large motion needs them (bench/results/ddvo_objective.md); one number sets
+    # every level (authors: 10).
+    ddvo_iterations: int | tuple[int, ...] = (5, 6, 10, 15, 30)
     ddvo_gradient: str = "implicit"        # or "unrolled" (through every iteration, as the authors)
     ddvo_robust: str = "student_t"         # DDVO's penalty: student_t, huber or none (the paper's L2)
     ddvo_photometric: str = "gain"         # DDVO matches exposure by a per-channel gain, or "none"

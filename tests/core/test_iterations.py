@@ -23,3 +23,17 @@ def test_a_short_list_an_empty_one_or_a_negative_count_is_refused(bad):
 def test_counts_are_plain_ints():
     counts = as_counts([np.int32(3), 4.0])
     assert counts == (3, 4) and all(type(n) is int for n in counts)
+
+
+def test_the_default_budget_gives_the_coarsest_of_several_levels_three_times_the_others():
+    from ddvo_tf.core.iterations import default_iterations
+    assert level_iterations(None, 5) == default_iterations(5) == (10, 10, 10, 10, 30)
+    assert level_iterations(None, 2) == (10, 30)
+    assert level_iterations(None, 1) == (10,)
+
+
+def test_a_pixel_share_other_than_all_half_or_a_quarter_is_refused_by_name():
+    from ddvo_tf.core.iterations import check_pixel_share
+    check_pixel_share(0.5)
+    with pytest.raises(ValueError, match="ddvo_pixel_share must be one of"):
+        check_pixel_share(0.3, "ddvo_pixel_share")
