@@ -101,10 +101,11 @@ def sample_neighbourhoods(stacked: tf.Tensor, coords: tf.Tensor, interpolation: 
         finite = tf.reduce_all(tf.math.is_finite(coords), axis=-1)
         coords = tf.where(finite[..., None], coords, tf.fill(tf.shape(coords), tf.constant(-2.0, stacked.dtype)))
         x, y = coords[..., 0], coords[..., 1]
+        if with_slopes:   # beyond the padding the value is constant along that axis
+            inside_x = tf.cast((x >= -1.0) & (x <= width), stacked.dtype)
+            inside_y = tf.cast((y >= -1.0) & (y <= height), stacked.dtype)
         # Points beyond one pixel outside the image read only padding; clamping them there
         # keeps floor() and the index exact.  Shift by one for the top/left padding.
-        inside_x = tf.cast((x >= -1.0) & (x <= width), stacked.dtype)
-        inside_y = tf.cast((y >= -1.0) & (y <= height), stacked.dtype)
         x = tf.clip_by_value(x, -1.0, width) + 1.0
         y = tf.clip_by_value(y, -1.0, height) + 1.0
         x0 = tf.floor(x)
