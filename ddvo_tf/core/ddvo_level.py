@@ -53,10 +53,12 @@ def image_gradients(image: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
 def textured_pixels(image: tf.Tensor, share: float) -> tf.Tensor:
     """Flat indices ``[B, K]`` (into ``H * W``) of the ``4 share`` pixels of largest gradient
     ``|grad I|^2`` (summed over channels) in every 2x2 block of ``image [B, H, W, C]``; ``share``
-    one of :data:`ddvo_tf.core.iterations.PIXEL_SHARES`.  Per block rather than over the whole image (as DSO picks its
-    points), so every region keeps rows and the pose stays as well constrained in every direction;
-    an odd last row or column is left out.  Depends on the image alone, so the forward solve and
-    the implicit gradient pick the same rows.
+    one of :data:`ddvo_tf.core.iterations.PIXEL_SHARES`.
+
+    Per block rather than over the whole image (as DSO picks its points), so every region keeps
+    rows and the pose stays as well constrained in every direction; an odd last row or column is
+    left out.  Depends on the image alone, so the forward solve and the implicit gradient pick the
+    same rows.
     """
     keep = int(round(4 * share))
     grad_x, grad_y = image_gradients(image)
@@ -168,7 +170,8 @@ class Level:
         self.full_inv_depth = inv_depth
         grad_x, grad_y = image_gradients(ref_image)
         # The level's pixels: all of them as the image, or the textured_pixels laid out as a
-        # [B, 1, K] image, with their own coordinates (``grid``).
+        # [B, 1, K] image, with their own coordinates (``grid``); the motion metric, the in-view
+        # share and the gain are then those of the pixels used.
         self.pixels, self.grid = None, None
         if pixel_share != 1.0:
             self.pixels = textured_pixels(ref_image, pixel_share)

@@ -45,7 +45,9 @@ Algorithm, per pyramid level (coarsest first; 2x2 average pooling, :func:`geomet
    compiles one small graph and batch elements stay independent).  The budget may differ per
    level: coarse iterations are cheap (a quarter of the pixels per level up) and decide the
    basin, the finest level's are most of the cost; by default 10 per level and 30 at the
-   coarsest (:func:`ddvo_tf.core.iterations.default_iterations`).  A level whose iterates never beat its start
+   coarsest (:func:`ddvo_tf.core.iterations.default_iterations`).  With ``pixel_share`` < 1 the
+   finest level uses only the most textured pixels of every 2x2 block
+   (:func:`ddvo_tf.core.ddvo_level.textured_pixels`).  A level whose iterates never beat its start
    returns the start pose unchanged, so texture-less or fully out-of-view inputs fall back to the
    initial pose (``diagnostics["fallback"]``).
 

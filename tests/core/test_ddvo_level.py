@@ -54,20 +54,24 @@ def test_the_hessian_from_every_4th_row_estimates_that_of_all_rows(street_pair):
     assert np.all(error < 0.05) and np.all(error > 0), error
 
 
-@pytest.mark.parametrize("interpolation, photometric, robust, occlusion, weight_hessian", [
-    ("bilinear", "gain", "student_t", False, True), ("bicubic", "none", "huber", True, True),
-    ("bicubic", "gain", "none", True, True), ("bilinear", "gain", "student_t", False, False)])
+@pytest.mark.parametrize("interpolation, photometric, robust, occlusion, weight_hessian, pixel_share", [
+    ("bilinear", "gain", "student_t", False, True, 1.0), ("bicubic", "none", "huber", True, True, 1.0),
+    ("bicubic", "gain", "none", True, True, 1.0), ("bilinear", "gain", "student_t", False, False, 1.0),
+    ("bicubic", "gain", "student_t", True, True, 0.5)])
 def test_the_forward_mode_step_jacobian_equals_reverse_mode_autodiff(street_pair, interpolation, photometric,
-                                                                     robust, occlusion, weight_hessian):
+                                                                     robust, occlusion, weight_hessian,
+                                                                     pixel_share):
     # A = d step / d eps of the implicit gradient, by hand in one pass over the rows, against six
     # reverse passes of TensorFlow's autodiff (float64), at poses off the solution where the gain,
-    # the robust weights, the re-weighted H and the in-view mask all vary.
+    # the robust weights, the re-weighted H and the in-view mask all vary; also on half the pixels
+    # (a [B, 1, K] layout with its own pixel grid).
     from ddvo_tf.core.ddvo_level import Level
     ref, src, inv_depth, intrinsics = (tf.constant(x, tf.float64) for x in street_pair.batch([0, 1]))
     pose = tf.constant(np.asarray(street_pair.true_poses[:2]) * 0.8 + [0.02, -0.01, 0.05, 0.004, -0.006, 0.003],
                        tf.float64)
     rotation, translation = geometry.so3_exp(pose[:, 3:]), pose[:, :3]
-    level = Level(ref, src, inv_depth, intrinsics, weight_hessian, robust, photometric, interpolation, occlusion)
+    level = Level(ref, src, inv_depth, intrinsics, weight_hessian, robust, photometric, interpolation, occlusion,
+                  pixel_share)
     level.fix_visibility(rotation, translation)
     at_pose = level.evaluate(rotation, translation)
     scale = level.scale(at_pose)

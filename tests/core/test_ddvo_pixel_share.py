@@ -1,6 +1,6 @@
 """DDVO on a share of the finest level's pixels (``pixel_share``, ddvo_tf/core/ddvo_level.py): which
 pixels are kept, that a level on them is the full level at those rows, and that the solve and its
-implicit gradient still hold there."""
+implicit gradient still hold there (the step's derivative on them: test_ddvo_level.py)."""
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -63,24 +63,6 @@ def test_a_level_on_half_the_pixels_is_the_full_level_at_their_rows(street_pair)
     # The kept half carries most of the information on the pose (the Gauss-Newton Hessian's trace).
     trace = lambda level: np.sum(np.square(level.jacobian.numpy()))
     assert trace(half) > 0.7 * trace(full), trace(half) / trace(full)
-
-
-def test_the_forward_mode_step_jacobian_holds_on_half_the_pixels(street_pair):
-    _, level = _levels(street_pair, "gain", occlusion=True)
-    rotation, translation = _pose(street_pair)
-    level.fix_visibility(rotation, translation)
-    at_pose = level.evaluate(rotation, translation)
-    scale = level.scale(at_pose)
-    got = level.step_jacobian(rotation, translation, scale, 1e-4, level.normal_equations(at_pose, scale)).numpy()
-    eps = tf.zeros([2, 6], tf.float64)
-    with tf.GradientTape(persistent=True) as tape:
-        tape.watch(eps)
-        moved = level.evaluate(tf.matmul(rotation, geometry.so3_exp(eps[:, 3:])),
-                               translation + tf.linalg.matvec(rotation, eps[:, :3]))
-        step = level.step(moved, scale, 1e-4)
-    expected = tape.batch_jacobian(step, eps, experimental_use_pfor=False).numpy()
-    assert np.abs(expected).max() > 0.5
-    np.testing.assert_allclose(got, expected, atol=1e-10 * np.abs(expected).max())
 
 
 @pytest.mark.parametrize("share", [0.5, 0.25])
