@@ -50,10 +50,12 @@ def image_gradients(image: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     return grad_x, grad_y
 
 
-def textured_pixels(image: tf.Tensor, share: float) -> tf.Tensor:
+def textured_pixels(image: tf.Tensor, share: float,
+                    gradients: tuple[tf.Tensor, tf.Tensor] | None = None) -> tf.Tensor:
     """Flat indices ``[B, K]`` (into ``H * W``) of the ``4 share`` pixels of largest gradient
     ``|grad I|^2`` (summed over channels) in every 2x2 block of ``image [B, H, W, C]``; ``share``
-    one of :data:`ddvo_tf.core.iterations.PIXEL_SHARES`.
+    one of :data:`ddvo_tf.core.iterations.PIXEL_SHARES`; ``gradients``: the image's
+    :func:`image_gradients` when the caller has them.
 
     Per block rather than over the whole image (as DSO picks its points), so every region keeps
     rows and the pose stays as well constrained in every direction; an odd last row or column is
@@ -61,7 +63,7 @@ def textured_pixels(image: tf.Tensor, share: float) -> tf.Tensor:
     same rows.
     """
     keep = int(round(4 * share))
-    grad_x, grad_y = image_gradients(image)
+    grad_x, grad_y = image_gradients(image) if gradients is None else gradients
     score = tf.reduce_sum(tf.square(grad_x) + tf.square(grad_y), axis=-1)
     height, width = image.shape[1] // 2 * 2, image.shape[2] // 2 * 2
     blocks = tf.reshape(score[:, :height, :width], [-1, height // 2, 2, width // 2, 2])
@@ -174,7 +176,7 @@ class Level:
         # share and the gain are then those of the pixels used.
         self.pixels, self.grid = None, None
         if pixel_share != 1.0:
-            self.pixels = textured_pixels(ref_image, pixel_share)
+            self.pixels = textured_pixels(ref_image, pixel_share, (grad_x, grad_y))
             width = ref_image.shape[2]
             self.grid = tf.cast(tf.stack([self.pixels % width, self.pixels // width], -1)[:, None],
                                 ref_image.dtype)
