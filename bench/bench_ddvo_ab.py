@@ -8,10 +8,13 @@ both versions live in one process whatever the revision's module layout.
 On this 2-core VM the time of the same call drifts by ±30 % from one run of ``bench.bench_ddvo``
 to the next, more than most changes worth measuring; so both versions are compiled in one
 process and timed in alternation (``--rounds`` rounds of ``--calls`` calls each), and the table
-gives each one's median and the ratio.  Input: one rendered 128x416 street pair with a near
-parked car (``bench.ddvo_cases``), batch 1; 5 levels from the identity (the ``ddvo`` mode) and the
+gives each one's median and the ratio.  Input: ``--pairs`` rendered 128x416 street pairs, the first
+with a near parked car (``bench.ddvo_cases``), in one batch (2: training at batch 1 solves a
+clip's two pairs in one call, and XLA's CPU code for a batch of 1 differs); 5 levels from the identity (the ``ddvo`` mode) and the
 ``hybrid`` refinement's start (``--levels`` below 5: from a Pose-CNN-like perturbation), forward
-and forward+backward (the implicit gradient, the layer's default).
+and forward+backward (the implicit gradient, the layer's default).  ``--options=training``: the
+layer as ``train.py`` builds it (bilinear warps, no occlusion test, its iteration budget), which
+is what the DDVO share of a training step depends on; ``layer``: the layer's defaults.
 """
 from __future__ import annotations
 
@@ -32,12 +35,16 @@ from absl import app, flags
 from bench import ddvo_cases
 from bench.common import machine_info, print_table, write_json
 from ddvo_tf.core import ddvo_layer
+from ddvo_tf.learning.config import TrainConfig
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("baseline", None, "git revision of the other version (e.g. HEAD~1, a tag, a hash)")
 flags.DEFINE_list("levels", ["5", "3"], "pyramid levels (5: from the identity; fewer: from a perturbed pose)")
 flags.DEFINE_integer("rounds", 10, "alternations of the two versions")
 flags.DEFINE_integer("calls", 4, "timed calls per version per round")
+flags.DEFINE_integer("pairs", 2, "image pairs per call (the batch)")
+flags.DEFINE_enum("options", "layer", ["layer", "training"],
+                  "the layer's defaults, or training's DDVO options (interpolation, occlusion, iterations)")
 flags.DEFINE_string("output", "bench/results/ddvo_ab.json", "JSON output path")
 flags.mark_flag_as_required("baseline")
 
@@ -68,14 +75,19 @@ def _load(revision: str):
 def main(argv):
     del argv
     versions = {"baseline": _load(FLAGS.baseline), "this checkout": ddvo_layer}
-    ref, src, inv_depth, intrinsics, true = ddvo_cases.stack(ddvo_cases.street_pairs(count=1))
+    ref, src, inv_depth, intrinsics, true = ddvo_cases.stack(ddvo_cases.street_pairs(count=FLAGS.pairs))
     ref, src, intrinsics = (tf.constant(x) for x in (ref, src, intrinsics))
     inv_depth = tf.Variable(inv_depth)
     start = tf.constant(ddvo_cases.perturb(true), tf.float32)
     calls, rows = {}, []
     for levels in map(int, FLAGS.levels):
         for name, module in versions.items():
-            layer = module.DirectVisualOdometry(num_levels=levels)
+            options = {}
+            if FLAGS.options == "training":
+                config = TrainConfig()
+                options = dict(interpolation=config.ddvo_interpolation, occlusion=config.ddvo_occlusion,
+                               num_iterations=list(config.ddvo_iterations)[:levels])
+            layer = module.DirectVisualOdometry(num_levels=levels, **options)
             init = None if levels == 5 else start
 
             def forward(layer=layer, init=init):
@@ -103,12 +115,12 @@ def main(argv):
             for name in versions:
                 _, first, times = calls[(levels, kind, name)]
                 rows.append({"levels": levels, "pass": kind, "version": name, "first_call_s": round(first, 2),
-                             "ms_per_pair": round(1000 * float(np.median(times)), 1),
+                             "ms_per_pair": round(1000 * float(np.median(times)) / FLAGS.pairs, 1),
                              "ratio_to_baseline": round(float(np.median(times) / base), 3)})
     columns = ["levels", "pass", "version", "first_call_s", "ms_per_pair", "ratio_to_baseline"]
     print_table(rows, columns)
-    write_json(FLAGS.output, {"benchmark": "ddvo_ab", "machine": machine_info(), "baseline": FLAGS.baseline,
-                              "rounds": FLAGS.rounds, "calls": FLAGS.calls, "rows": rows})
+    write_json(FLAGS.output, {"benchmark": "ddvo_ab", "machine": machine_info(), "baseline": FLAGS.baseline, "options": FLAGS.options,
+                              "rounds": FLAGS.rounds, "pairs": FLAGS.pairs, "calls": FLAGS.calls, "rows": rows})
 
 
 if __name__ == "__main__":

@@ -2,7 +2,10 @@
 residual rows at a pose, the robust scale and cost, the damped Gauss-Newton step, and the step's
 derivative in the pose that the implicit gradient needs.
 
-Rows are stacked over pixels and colour channels, ``[B, N = H*W*C]``; poses are ``(rotation
+Rows are stacked over pixels and colour channels, ``[B, N = H*W*C]``; the Jacobian is stored
+transposed, ``[B, 6, N]``, so its products with row vectors (``J^T W r``, ``J^T W J``) read
+contiguous memory (stored ``[B, N, 6]``, XLA's CPU code for ``J^T v`` was 16x slower at batch 2,
+128x416).  Poses are ``(rotation
 [B, 3, 3], translation [B, 3])``, reference -> source (:mod:`ddvo_tf.core.geometry`).  The
 iterations over levels and the gradient are in :mod:`ddvo_tf.core.ddvo_solver`.
 
@@ -90,15 +93,20 @@ def warp_jacobian(rays: tf.Tensor, inv_depth: tf.Tensor, intrinsics: tf.Tensor
     ``du/dp = [d, 0, -d u, -u v, 1 + u^2, -v]`` and ``dv/dp = [0, d, -d v, -(1 + v^2), u v, u]``;
     in pixels ``dx = fx du + s dv`` (``s`` the skew, 0 for every dataset here) and ``dy = fy dv``.
     """
+    return tuple(tf.stack(columns, axis=-1) for columns in _warp_jacobian_columns(rays, inv_depth, intrinsics))
+
+
+def _warp_jacobian_columns(rays, inv_depth, intrinsics) -> tuple[list, list]:
+    """:func:`warp_jacobian`'s six x and six y columns, each ``[B, H, W]`` (stacked along whichever
+    axis the caller's layout needs: a stack fused into its consumer reads them contiguously, a
+    transposed one does not)."""
     u, v = rays[..., 0], rays[..., 1]
     d = inv_depth[..., 0]
     zero = tf.zeros_like(u)
-    du = tf.stack([d, zero, -d * u, -u * v, 1.0 + u * u, -v], axis=-1)
-    dv = tf.stack([zero, d, -d * v, -(1.0 + v * v), u * v, u], axis=-1)
-    fx = intrinsics[:, 0, 0, None, None, None]
-    skew = intrinsics[:, 0, 1, None, None, None]
-    fy = intrinsics[:, 1, 1, None, None, None]
-    return fx * du + skew * dv, fy * dv
+    du = [d, zero, -d * u, -u * v, 1.0 + u * u, -v]
+    dv = [zero, d, -d * v, -(1.0 + v * v), u * v, u]
+    fx, skew, fy = (intrinsics[:, i, j, None, None] for i, j in ((0, 0), (0, 1), (1, 1)))
+    return [fx * a + skew * b for a, b in zip(du, dv)], [fy * b for b in dv]
 
 
 def _scaled_cholesky(hessian: tf.Tensor, damping: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -189,23 +197,31 @@ class Level:
         self.channels = channels
         self.batch = batch
         rays = geometry.pixel_rays(intrinsics, height, width, self.grid)
-        jac_x, jac_y = warp_jacobian(rays, inv_depth, intrinsics)
-        # Rows stacked over pixels and colour channels: [B, H*W*C, 6].
-        jacobian = (grad_x[..., None] * jac_x[:, :, :, None, :] + grad_y[..., None] * jac_y[:, :, :, None, :])
-        self.jacobian = tf.reshape(jacobian, [batch, height * width * channels, 6])
-        self.hessian_stride = _HESSIAN_STRIDE if height * width * channels >= _HESSIAN_STRIDE_ROWS else 1
+        columns_x, columns_y = _warp_jacobian_columns(rays, inv_depth, intrinsics)
+        # Rows stacked over pixels and colour channels, transposed: [B, 6, H*W*C].
+        self.jacobian = tf.reshape(tf.stack([grad_x * col_x[..., None] + grad_y * col_y[..., None]
+                                             for col_x, col_y in zip(columns_x, columns_y)], axis=1),
+                                   [batch, 6, height * width * channels])
+        self.use_hessian_stride(_HESSIAN_STRIDE if height * width * channels >= _HESSIAN_STRIDE_ROWS else 1)
         if robust == "none":
             self.texture = tf.ones([batch, height * width * channels], ref_image.dtype)
         else:
             grad_sq = tf.reshape(tf.square(grad_x) + tf.square(grad_y), [-1, height * width * channels])
             self.texture = grad_sq / (grad_sq + TEXTURE_SCALE ** 2)
         # Mean squared pixel displacement of a small pose delta is delta^T G delta.
-        self.motion_metric = (tf.einsum("bhwk,bhwl->bkl", jac_x, jac_x)
-                              + tf.einsum("bhwk,bhwl->bkl", jac_y, jac_y)) / float(height * width)
+        jac_x, jac_y = (tf.reshape(tf.stack(c, axis=1), [batch, 6, height * width]) for c in (columns_x, columns_y))
+        self.motion_metric = (tf.matmul(jac_x, jac_x, transpose_b=True)
+                              + tf.matmul(jac_y, jac_y, transpose_b=True)) / float(height * width)
         if not weight_hessian:
             # One [6, N] x [N, 6] product per level (as a batch of HW tiny per-pixel products its
             # gradient is much slower under XLA on CPU).
-            self.hessian = tf.matmul(self.jacobian * self.texture[..., None], self.jacobian, transpose_a=True)
+            self.hessian = tf.matmul(self.jacobian * self.texture[:, None], self.jacobian, transpose_b=True)
+
+    def use_hessian_stride(self, stride: int) -> None:
+        """Estimate the re-weighted Hessian from every ``stride``-th row (:meth:`weighted_hessian`)."""
+        self.hessian_stride = stride
+        # Sliced once here: inside the iterations XLA re-slices it every time.
+        self.hessian_jacobian = self.jacobian[:, :, ::stride]
 
     def evaluate(self, rotation, translation) -> Evaluation:
         coords, in_front = geometry.transform_pixels(self.inv_depth, rotation, translation, self.intrinsics,
@@ -216,7 +232,7 @@ class Level:
             warped *= _brightness_gain(warped, self.ref_image, mask)[0]
         residual = (warped - self.ref_image) * mask
         # [-1, rows] rather than [batch, -1]: keeps the static batch size through the loop.
-        rows = self.jacobian.shape[1]
+        rows = self.jacobian.shape[2]
         return Evaluation(tf.reshape(residual, [-1, rows]), tf.reshape(mask, [-1, rows]))
 
     def _mask(self, in_view, in_front, warped) -> tf.Tensor:
@@ -281,7 +297,7 @@ class Level:
     def normal_equations(self, ev: Evaluation, scale, robust=None) -> tuple[tf.Tensor, tf.Tensor]:
         """The step's right-hand side ``J^T W r [B, 6]`` and Hessian ``[B, 6, 6]`` (see :meth:`step`)."""
         weight = self.row_weights(ev, scale, robust)
-        rhs = tf.einsum("bnk,bn->bk", self.jacobian, weight * ev.residual)
+        rhs = tf.linalg.matvec(self.jacobian, weight * ev.residual)
         return rhs, self.weighted_hessian(weight) if self.weight_hessian else self.hessian
 
     def row_weights(self, ev: Evaluation, scale, robust=None) -> tf.Tensor:
@@ -322,7 +338,10 @@ class Level:
                 mask[..., None] * moved, axis=[1, 2], keepdims=True)              # [B, 1, 1, C, 6]
             moved = gain[..., None] * moved + warped[..., None] * gain_moved
             warped = warped * gain
-        rows = self.jacobian.shape[1]
+        # The row layout [B, N, 6] here: its products with the [B, N, 6] sample motions are faster
+        # as (N x 6)^T (N x 6) than as (6 x N)(N x 6).
+        jacobian = tf.linalg.matrix_transpose(self.jacobian)
+        rows = jacobian.shape[1]
         residual = tf.reshape((warped - self.ref_image) * mask, [-1, rows])
         moved = tf.reshape(moved * mask[..., None], [-1, rows, 6])
         # The robust weight w(r) and psi(r) = w(r) r: their slopes, row by row, from one reverse
@@ -336,7 +355,7 @@ class Level:
         del tape
         mask = tf.reshape(mask, [-1, rows])
         row_weight = mask * self.texture
-        rhs_moved = tf.einsum("bnk,bnl->bkl", self.jacobian, (row_weight * psi_slope)[..., None] * moved)
+        rhs_moved = tf.einsum("bnk,bnl->bkl", jacobian, (row_weight * psi_slope)[..., None] * moved)
         rhs, hessian = normal_equations
         # The damped, scaled 6x6 solve's own derivatives: reverse mode on 6x6 tensors.
         with tf.GradientTape(persistent=True) as tape:
@@ -349,7 +368,7 @@ class Level:
         if not self.weight_hessian:     # the authors' H does not move with the pose
             return step_moved
         stride = self.hessian_stride
-        jacobian = self.jacobian[:, ::stride]
+        jacobian = jacobian[:, ::stride]
         weight_moved = (row_weight * weight_slope)[:, ::stride, None] * moved[:, ::stride]
         hessian_moved = float(stride) * tf.einsum("bnk,bnm,bnl->blkm", jacobian, jacobian, weight_moved)
         return step_moved + tf.einsum("bkij,blij->bkl", by_hessian, hessian_moved)
@@ -360,8 +379,8 @@ class Level:
         vanishes, so the fixed point and its implicit gradient stay those of all rows, and a
         quarter of a large level's rows estimate the 21 numbers well (bench/results/ddvo_objective.md)."""
         stride = self.hessian_stride
-        jacobian = self.jacobian[:, ::stride]
-        return float(stride) * tf.matmul(jacobian * weight[:, ::stride, None], jacobian, transpose_a=True)
+        jacobian = self.hessian_jacobian
+        return float(stride) * tf.matmul(jacobian * weight[:, None, ::stride], jacobian, transpose_b=True)
 
     def motion(self, delta) -> tf.Tensor:
         """RMS pixel displacement ``[B]`` of the level's pixels under a small pose ``delta [B, 6]``."""

@@ -48,7 +48,7 @@ def test_the_hessian_from_every_4th_row_estimates_that_of_all_rows(street_pair):
     weight = ev.mask * level.texture * robust_weights(ev.residual, level.scale(ev), "student_t")
     assert level.hessian_stride == 4
     strided = level.weighted_hessian(weight).numpy()
-    level.hessian_stride = 1
+    level.use_hessian_stride(1)
     full = level.weighted_hessian(weight).numpy()
     error = np.linalg.norm(strided - full, axis=(1, 2)) / np.linalg.norm(full, axis=(1, 2))
     assert np.all(error < 0.05) and np.all(error > 0), error
