@@ -66,8 +66,14 @@ def test_a_level_on_half_the_pixels_is_the_full_level_at_their_rows(street_pair)
     assert trace(half) > 0.7 * trace(full), trace(half) / trace(full)
 
 
+@pytest.fixture(scope="module")
+def dense_solve(street_pair):
+    """The all-pixels solve of the first three pairs, ``(pose, info)``."""
+    return DirectVisualOdometry(num_levels=5, num_iterations=10).solve(*street_pair.batch([0, 1, 2]))
+
+
 @pytest.mark.parametrize("share", [0.5, 0.25])
-def test_the_solve_on_a_share_of_the_pixels_recovers_the_motions(street_pair, share):
+def test_the_solve_on_a_share_of_the_pixels_recovers_the_motions(street_pair, dense_solve, share):
     ref, src, inv_depth, intrinsics = street_pair.batch([0, 1, 2])
     true = np.asarray(street_pair.true_poses)
     layer = DirectVisualOdometry(num_levels=5, num_iterations=10, pixel_share=share)
@@ -75,6 +81,12 @@ def test_the_solve_on_a_share_of_the_pixels_recovers_the_motions(street_pair, sh
     assert info["visible"].shape == inv_depth.shape
     t_err, r_err = ddvo_cases.pose_errors(pose.numpy().astype(np.float64), true)
     assert np.all(t_err < 0.02) and np.all(r_err < 0.1), (t_err, r_err)
+    # Solved on the share, not on all pixels: the finest level's optimum moves (a solve that
+    # ignored pixel_share would return the dense pose to round-off), and its cost is that of
+    # other rows.
+    dense_pose, dense_info = dense_solve
+    assert np.all(np.abs(pose.numpy() - dense_pose.numpy()).max(axis=1) > 1e-5)
+    assert np.all(info["cost"].numpy() != dense_info["cost"].numpy())
 
 
 def test_the_implicit_gradient_on_half_the_pixels_matches_finite_differences(street_pair):
