@@ -1,6 +1,6 @@
 """DDVO speed, A against B: this checkout's DDVO layer against that of another git revision.
 
-    python -m bench.bench_ddvo_ab --baseline=REV [--levels=5,3] [--rounds=10]
+    python -m bench.bench_ddvo_ab --baseline=REV [--options=training] [--pairs=2] [--levels=5,3] [--rounds=10]
 
 The revision's ``ddvo_tf`` package is extracted (``git archive``) under another package name, so
 both versions live in one process whatever the revision's module layout.
@@ -10,9 +10,10 @@ to the next, more than most changes worth measuring; so both versions are compil
 process and timed in alternation (``--rounds`` rounds of ``--calls`` calls each), and the table
 gives each one's median and the ratio.  Input: ``--pairs`` rendered 128x416 street pairs, the first
 with a near parked car (``bench.ddvo_cases``), in one batch (2: training at batch 1 solves a
-clip's two pairs in one call, and XLA's CPU code for a batch of 1 differs); 5 levels from the identity (the ``ddvo`` mode) and the
-``hybrid`` refinement's start (``--levels`` below 5: from a Pose-CNN-like perturbation), forward
-and forward+backward (the implicit gradient, the layer's default).  ``--options=training``: the
+clip's two pairs in one call, and XLA's CPU code for a batch of 1 differs); 5 levels from the
+identity (the ``ddvo`` mode) and the ``hybrid`` refinement's start (``--levels`` below 5: from a
+Pose-CNN-like perturbation), forward and forward+backward (the implicit gradient, the layer's
+default).  ``--options=training``: the
 layer as ``train.py`` builds it (bilinear warps, no occlusion test, its iteration budget), which
 is what the DDVO share of a training step depends on; ``layer``: the layer's defaults.
 """
@@ -119,8 +120,9 @@ def main(argv):
                              "ratio_to_baseline": round(float(np.median(times) / base), 3)})
     columns = ["levels", "pass", "version", "first_call_s", "ms_per_pair", "ratio_to_baseline"]
     print_table(rows, columns)
-    write_json(FLAGS.output, {"benchmark": "ddvo_ab", "machine": machine_info(), "baseline": FLAGS.baseline, "options": FLAGS.options,
-                              "rounds": FLAGS.rounds, "pairs": FLAGS.pairs, "calls": FLAGS.calls, "rows": rows})
+    write_json(FLAGS.output, {"benchmark": "ddvo_ab", "machine": machine_info(), "baseline": FLAGS.baseline,
+                              "options": FLAGS.options, "rounds": FLAGS.rounds, "pairs": FLAGS.pairs,
+                              "calls": FLAGS.calls, "rows": rows})
 
 
 if __name__ == "__main__":
