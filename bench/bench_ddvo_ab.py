@@ -30,13 +30,11 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
-import tensorflow as tf
 from absl import app, flags
 
-from bench import ddvo_cases
+from bench import ddvo_timing
 from bench.common import machine_info, print_table, write_json
 from ddvo_tf.core import ddvo_layer
-from ddvo_tf.learning.config import TrainConfig
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("baseline", None, "git revision of the other version (e.g. HEAD~1, a tag, a hash)")
@@ -76,29 +74,18 @@ def _load(revision: str):
 def main(argv):
     del argv
     versions = {"baseline": _load(FLAGS.baseline), "this checkout": ddvo_layer}
-    ref, src, inv_depth, intrinsics, true = ddvo_cases.stack(ddvo_cases.street_pairs(count=FLAGS.pairs))
-    ref, src, intrinsics = (tf.constant(x) for x in (ref, src, intrinsics))
-    inv_depth = tf.Variable(inv_depth)
-    start = tf.constant(ddvo_cases.perturb(true), tf.float32)
+    inputs = ddvo_timing.street_inputs(FLAGS.pairs)
     calls, rows = {}, []
     for levels in map(int, FLAGS.levels):
         for name, module in versions.items():
-            options = {}
-            if FLAGS.options == "training":
-                config = TrainConfig()
-                options = dict(interpolation=config.ddvo_interpolation, occlusion=config.ddvo_occlusion,
-                               num_iterations=list(config.ddvo_iterations)[:levels])
-            layer = module.DirectVisualOdometry(num_levels=levels, **options)
-            init = None if levels == 5 else start
+            layer = module.DirectVisualOdometry(num_levels=levels, **ddvo_timing.layer_options(FLAGS.options, levels))
+            init = None if levels == 5 else inputs.start
 
             def forward(layer=layer, init=init):
-                return layer(ref, src, inv_depth, intrinsics, init).numpy()
+                return layer(inputs.ref, inputs.src, inputs.inv_depth, inputs.intrinsics, init).numpy()
 
             def forward_backward(layer=layer, init=init):
-                with tf.GradientTape() as tape:
-                    pose = layer(ref, src, inv_depth, intrinsics, init)
-                    loss = tf.reduce_sum(tf.square(pose))
-                return tape.gradient(loss, inv_depth).numpy()
+                return ddvo_timing.forward_backward(layer, inputs, init)
 
             for kind, fn in (("fwd", forward), ("fwd+bwd", forward_backward)):
                 began = time.perf_counter()

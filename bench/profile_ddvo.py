@@ -30,10 +30,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf
 from absl import app, flags
 
-from bench import ddvo_cases
+from bench import ddvo_timing
 from bench.common import machine_info, print_table, write_json
 from ddvo_tf.core.ddvo_layer import DirectVisualOdometry
-from ddvo_tf.learning.config import TrainConfig
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("options", "training", ["layer", "training"],
@@ -97,20 +96,11 @@ def _thunk_times(logdir: str, calls: int) -> dict[str, collections.Counter]:
 
 def main(argv):
     del argv
-    ref, src, inv_depth, intrinsics, _ = ddvo_cases.stack(ddvo_cases.street_pairs(count=FLAGS.pairs))
-    ref, src, intrinsics = (tf.constant(x) for x in (ref, src, intrinsics))
-    inv_depth = tf.Variable(inv_depth)
-    options = {}
-    if FLAGS.options == "training":
-        config = TrainConfig()
-        options = dict(interpolation=config.ddvo_interpolation, occlusion=config.ddvo_occlusion,
-                       num_iterations=list(config.ddvo_iterations))
-    layer = DirectVisualOdometry(num_levels=5, **options)
+    inputs = ddvo_timing.street_inputs(FLAGS.pairs)
+    layer = DirectVisualOdometry(num_levels=5, **ddvo_timing.layer_options(FLAGS.options, 5))
 
     def forward_backward():
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_sum(tf.square(layer(ref, src, inv_depth, intrinsics)))
-        return tape.gradient(loss, inv_depth).numpy()
+        return ddvo_timing.forward_backward(layer, inputs)
 
     print("compiling ...", flush=True)
     for _ in range(3):

@@ -368,7 +368,7 @@ class Level:
         if not self.weight_hessian:     # the authors' H does not move with the pose
             return step_moved
         stride = self.hessian_stride
-        jacobian = jacobian[:, ::stride]
+        jacobian = tf.linalg.matrix_transpose(self.hessian_jacobian)     # the rows the Hessian sums
         weight_moved = (row_weight * weight_slope)[:, ::stride, None] * moved[:, ::stride]
         hessian_moved = float(stride) * tf.einsum("bnk,bnm,bnl->blkm", jacobian, jacobian, weight_moved)
         return step_moved + tf.einsum("bkij,blij->bkl", by_hessian, hessian_moved)
