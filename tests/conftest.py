@@ -4,6 +4,14 @@ import ...``: this folder is on the import path of every test module)."""
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The suite runs on pytest-xdist workers (setup.cfg: -n 2). Each worker's TensorFlow gets its share
+# of the cores for one op's threads (read at TensorFlow's start, and inherited by the CLIs tests
+# start), so the workers' pools do not fight over the same cores. Independent ops keep their own
+# pool: at one thread the two replicas of the mirrored-CLI test ran one after the other (55 s
+# instead of 37 s).
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1:
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(max(1, len(os.sched_getaffinity(0)) // _WORKERS)))
 
 import numpy as np
 import pytest
@@ -118,11 +126,34 @@ def exported(fake_run, tmp_path_factory):
     return export_dir
 
 
-def pytest_terminal_summary(terminalreporter):
-    """The suite's own resource report: peak resident memory of this process and of the largest
-    child process (the tests that start CLIs or a fresh TensorFlow run them as subprocesses)."""
+def _peak_rss_mib() -> tuple[float, float]:
+    """Peak resident memory (MiB) of this process and of its largest finished child process."""
     import resource
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
-    terminalreporter.write_sep("=", f"peak RSS: {own:.0f} MiB (pytest process), {children:.0f} MiB (largest "
-                                    "child process)")
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0)
+
+
+def pytest_sessionfinish(session):
+    """On an xdist worker: hand its peak memory to the controller (pytest_testnodedown)."""
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["peak_rss_mib"] = _peak_rss_mib()
+
+
+_WORKER_PEAKS = {}
+
+
+@pytest.hookimpl(optionalhook=True)       # an xdist hook
+def pytest_testnodedown(node, error):
+    peak = getattr(node, "workeroutput", {}).get("peak_rss_mib")
+    if peak:
+        _WORKER_PEAKS[node.gateway.id] = peak
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The suite's own resource report: peak resident memory of each process that ran tests and
+    of the largest child process (the tests that start CLIs or a fresh TensorFlow run them as
+    subprocesses)."""
+    peaks = dict(_WORKER_PEAKS) or {"pytest process": _peak_rss_mib()}
+    text = ", ".join(f"{name} {own:.0f} MiB" for name, (own, _) in sorted(peaks.items()))
+    children = max(child for _, child in peaks.values())
+    terminalreporter.write_sep("=", f"peak RSS: {text}; largest child process {children:.0f} MiB")

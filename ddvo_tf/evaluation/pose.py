@@ -100,13 +100,17 @@ def ddvo_motions(inverse_depth_fn: Callable[[np.ndarray, np.ndarray], np.ndarray
     from ddvo_tf.core.ddvo_layer import DirectVisualOdometry
     dvo = DirectVisualOdometry(num_levels=num_levels)
     motions = np.zeros((len(frames), 6))
+    batch_size = max(1, min(batch_size, len(frames) - 1))
+    intrinsics = tf.constant(np.repeat(K[None].astype(np.float32), batch_size, 0))
     for start in range(0, len(frames) - 1, batch_size):
         ks = np.arange(start, min(start + batch_size, len(frames) - 1))
-        ref, src = frames[ks], frames[ks + 1]
-        inv_depth = inverse_depth_fn(ks, ref)
-        intrinsics = np.repeat(K[None].astype(np.float32), len(ks), 0)
+        # The last batch is padded with repeats of its last pair: one batch shape, so the layer's
+        # XLA program is compiled once per sequence length instead of twice.
+        padded = np.concatenate([ks, np.full(batch_size - len(ks), ks[-1])])
+        ref, src = frames[padded], frames[padded + 1]
+        inv_depth = inverse_depth_fn(padded, ref)
         motions[ks] = dvo(tf.constant(ref), tf.constant(src), tf.constant(inv_depth, tf.float32),
-                          tf.constant(intrinsics)).numpy()
+                          intrinsics).numpy()[:len(ks)]
     return motions
 
 
