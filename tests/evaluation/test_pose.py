@@ -41,6 +41,25 @@ def test_ddvo_with_true_depth_tracks_the_ground_truth(synthetic_kitti, tmp_path)
     assert good.mean() < 0.03 and good.mean() < 0.5 * bad.mean(), (good.mean(), bad.mean())
 
 
+def test_padded_last_batch_gives_the_motions_of_unpadded_batches(synthetic_kitti, tmp_path):
+    """ddvo_motions pads a sequence's last batch with repeats of its last pair; the padded rows must
+    be dropped and every motion must land at its own index: the same motions as batches that need
+    no padding (one batch of all pairs)."""
+    frames, K, _ = pose_eval.load_sequence(_odometry(synthetic_kitti, tmp_path), "00", 32, 104)
+    frames = frames[:4]                                     # 3 pairs: batches of 2 = 2 + (1 + 1 repeat)
+
+    def ramp_inverse_depth(indices, images):                # differs per frame, so a misplaced row shows
+        rows = np.linspace(0.05, 0.6, images.shape[1], dtype=np.float32)[None, :, None, None]
+        return np.broadcast_to(rows, images.shape[:3] + (1,)) * (1.0 + 0.1 * np.asarray(indices))[:, None, None, None]
+
+    padded = pose_eval.ddvo_motions(ramp_inverse_depth, frames, K, num_levels=1, batch_size=2)
+    whole = pose_eval.ddvo_motions(ramp_inverse_depth, frames, K, num_levels=1, batch_size=3)
+    assert padded.shape == (4, 6) and np.all(padded[-1] == 0.0)
+    assert np.all(np.linalg.norm(whole[:3], axis=1) > 0.01)       # every pair was solved, none left 0
+    assert np.ptp(whole[:3], axis=0).max() > 1e-3                 # and the pairs' motions differ
+    np.testing.assert_allclose(padded, whole, atol=1e-5)
+
+
 def test_pose_report_for_a_training_run(synthetic_kitti, tmp_path):
     odometry = _odometry(synthetic_kitti, tmp_path)
     run = tmp_path / "run"
