@@ -101,7 +101,7 @@ flags.DEFINE_integer("image_every", 200, "Steps between TensorBoard images.")
 flags.DEFINE_integer("checkpoint_every", 500, "Steps between checkpoints.")
 flags.DEFINE_integer("keep_checkpoints", 2, "Newest checkpoints kept per stage (~100 MB each at --width_multiplier=0.5, "
                      "~380 MB at 1); 1 is enough to resume, 2 lets a run stopped by a non-finite loss step back.")
-flags.DEFINE_string("synthetic_dir", os.path.join(os.path.expanduser("~"), ".cache", "ddvo_tf", "synthetic_v3"),
+flags.DEFINE_string("synthetic_dir", os.path.join(os.path.expanduser("~"), ".cache", "ddvo_tf", "synthetic_v4"),
                     "Where the built-in synthetic data is rendered and built (reused).")
 
 # The built-in quick run: flags the user did not set take these values.

@@ -5,19 +5,25 @@ the first camera at the origin: x right, y down, z forward, metres.  The scene i
 camera height, two building facades, a far wall (sky above a skyline of distant scenery), and
 axis-aligned boxes for parked cars.
 
-Two looks share one layout (same geometry for the same seed):
+Two looks share the road and the cars (same positions for the same seed):
 
-* ``"street"`` (default): asphalt with lane markings, buildings of varied colour with rows of
-  windows and shop fronts, cars with a glass band and dark tyres, sky, and a sun that shades each
-  face by its orientation.  Every pattern is filtered by the pixel's footprint on the surface
-  (sinusoids attenuated by a Gaussian, bars box-filtered), so distant texture blurs instead of
-  aliasing into moire.  Every surface is also strongly textured -- patched, worn asphalt, stained
-  stone and render, grimy cars with reflections, hills behind the skyline: where a surface is
-  uniform, brightness constancy says nothing about its depth, and with the textures at a quarter
-  of this contrast the quick run learned one fixed street layout, cars unseen (image-specific
-  correlation -0.12...0.28 against 0.19...0.61 now; bench/results/quick_run.md).
-* ``"waves"``: every surface a sum of random sinusoids (the look of the DDVO benchmark cases in
-  ``bench/ddvo_cases.py``, kept so those measurements stay comparable).
+* ``"street"`` (default): asphalt with lane markings, a pavement of concrete slabs (1.8-3.2 m,
+  its own random stream) between the kerb and the buildings, buildings of varied colour with rows of
+  windows and shop fronts, cars parked at the kerb with a glass band and dark tyres, sky, and a sun
+  that shades each face by its orientation.  Every pattern is filtered by the pixel's footprint on
+  the surface (sinusoids attenuated by a Gaussian, bars box-filtered), so distant texture blurs
+  instead of aliasing into moire.  Every surface is strongly textured -- patched, worn asphalt,
+  stained stone and render, grimy cars with reflections, hills behind the skyline: where a surface
+  is uniform, brightness constancy says nothing about its depth (at a quarter of this contrast the
+  quick run learned one fixed street layout: image-specific correlation -0.12...0.28).  The
+  pavement is what makes a parked car an object: with the facades right behind the cars (the
+  look's version 1) the quick run learned them as a bulge of the wall (0.19...0.61); with it they
+  stand out as patches (0.62...0.72 in three runs; bench/results/quick_run.md).
+* ``"waves"``: every surface a sum of random sinusoids, facades at the kerb (the look of the DDVO
+  benchmark cases in ``bench/ddvo_cases.py``, kept unchanged so those measurements stay comparable).
+
+``SCENE_VERSIONS`` numbers each look's geometry and textures; a render cache records it, so a cache
+made by an older version is refused instead of silently reused (``pipelines.synthetic.generate``).
 
 Camera poses are camera-to-world transforms ``T_wc`` (4x4, ``X_world = T_wc @ X_cam``).  The pose
 that maps reference-camera points into a source camera (the convention of ``ddvo_tf.core.geometry``)
@@ -74,6 +80,8 @@ class StreetScene:
 
 
 LOOKS = ("street", "waves")
+# Bump a look's number whenever its pictures change: version 2 of "street" added the pavements.
+SCENE_VERSIONS = {"street": 2, "waves": 1}
 CAM_HEIGHT = 1.65
 SUN = np.array([0.45, -0.8, -0.4]) / np.linalg.norm([0.45, -0.8, -0.4])   # towards the sun
 CAR_PAINTS = np.array([[0.86, 0.86, 0.84], [0.09, 0.09, 0.10], [0.62, 0.63, 0.65], [0.62, 0.10, 0.09],
@@ -88,14 +96,18 @@ def default_street(seed: int = 0, length: float = 200.0, look: str = "street") -
         raise ValueError(f"look must be one of {LOOKS}, got {look!r}")
     rng = np.random.default_rng(seed)
     cam_height = CAM_HEIGHT
-    left_x, right_x = -5.5 - rng.uniform(0, 1.5), 6.0 + rng.uniform(0, 1.5)
+    left_x, right_x = -5.5 - rng.uniform(0, 1.5), 6.0 + rng.uniform(0, 1.5)   # kerbs
+    left_wall, right_wall = left_x, right_x
+    if look == "street":
+        pavements = np.random.default_rng([seed, 11]).uniform(1.8, 3.2, 2)
+        left_wall, right_wall = left_x - pavements[0], right_x + pavements[1]
     big = 1e4
     surfaces = [
         Surface("plane", np.array([[-big, big], [0, 0], [-big, big]]), axis=1, offset=cam_height,
                 base_color=np.array([0.38, 0.38, 0.40]), texture_seed=seed * 100 + 1),
-        Surface("plane", np.array([[0, 0], [-20.0, cam_height], [-big, big]]), axis=0, offset=left_x,
+        Surface("plane", np.array([[0, 0], [-20.0, cam_height], [-big, big]]), axis=0, offset=left_wall,
                 base_color=np.array([0.62, 0.50, 0.42]), texture_seed=seed * 100 + 2),
-        Surface("plane", np.array([[0, 0], [-18.0, cam_height], [-big, big]]), axis=0, offset=right_x,
+        Surface("plane", np.array([[0, 0], [-18.0, cam_height], [-big, big]]), axis=0, offset=right_wall,
                 base_color=np.array([0.55, 0.56, 0.60]), texture_seed=seed * 100 + 3),
         Surface("plane", np.array([[-big, big], [-big, big], [0, 0]]), axis=2, offset=length + 60.0,
                 base_color=np.array([0.60, 0.70, 0.80]), texture_seed=seed * 100 + 4),
@@ -122,7 +134,8 @@ def _dress_street(surfaces: list, rng: np.random.Generator, left_x: float, right
     road, left, right, far = surfaces[:4]
     road.material, road.base_color = "asphalt", np.array([0.30, 0.30, 0.31]) * rng.uniform(0.85, 1.15)
     road.params = {"centre": 0.5 * (left_x + right_x) + rng.uniform(-0.3, 0.3),
-                   "edges": (left_x + 2.4, right_x - 2.4), "dash_offset": rng.uniform(0, 9.0)}
+                   "edges": (left_x + 2.4, right_x - 2.4), "dash_offset": rng.uniform(0, 9.0),
+                   "kerbs": (left_x, right_x)}
     for facade in (left, right):
         widths = rng.uniform(7.0, 22.0, 64)
         starts = np.cumsum(widths) - 40.0
@@ -171,6 +184,11 @@ def _bars(x: np.ndarray, period, on, blur: np.ndarray) -> np.ndarray:
     return coverage * (1 - fade) + (np.asarray(on) / period) * fade
 
 
+def _beyond(d: np.ndarray, blur: np.ndarray) -> np.ndarray:
+    """Share of a footprint ``[d - blur, d + blur]`` on the side ``d > 0`` of an edge (box filter)."""
+    return np.clip(0.5 + d / (2 * np.maximum(blur, 1e-4)), 0.0, 1.0)
+
+
 def _asphalt(surface: Surface, x, z, blur) -> np.ndarray:
     p = surface.params
     grey = (surface.base_color[None] + _noise(surface.texture_seed, x, z, blur, 0.08, 0.6, 0.24)[..., None]
@@ -180,7 +198,15 @@ def _asphalt(surface: Surface, x, z, blur) -> np.ndarray:
     for edge in p["edges"]:
         paint = paint + _bar(x - edge, 0.06, blur)
     paint = np.clip(paint, 0.0, 1.0)[..., None]
-    return grey * (1 - paint) + np.array([0.86, 0.86, 0.82]) * paint
+    road = grey * (1 - paint) + np.array([0.86, 0.86, 0.82]) * paint
+    # Beyond the kerbs: concrete slabs with dark joints, and a light kerb stone along the edge.
+    left, right = p["kerbs"]
+    slabs = np.array([0.58, 0.57, 0.54]) * (1.0 + _noise(surface.texture_seed + 5, x, z, blur, 0.3, 4.0, 0.22)[..., None])
+    slabs = slabs * (1 - 0.45 * np.maximum(_bars(x, 0.9, 0.03, blur), _bars(z, 0.9, 0.03, blur)))[..., None]
+    pavement = np.maximum(_beyond(left - x, blur), _beyond(x - right, blur))[..., None]
+    kerb = np.maximum(_bar(x - left, 0.12, blur), _bar(x - right, 0.12, blur))[..., None]
+    color = road * (1 - pavement) + slabs * pavement
+    return color * (1 - kerb) + np.array([0.75, 0.74, 0.70]) * kerb
 
 
 def _facade(surface: Surface, y, z, blur) -> np.ndarray:

@@ -54,6 +54,7 @@ class SyntheticConfig:
     def to_json(self) -> dict:
         data = dataclasses.asdict(self)
         data["cameras"] = list(self.cameras)
+        data["scene_version"] = street_scene.SCENE_VERSIONS[self.look]
         return data
 
 
@@ -201,9 +202,14 @@ def generate(root: str, config: SyntheticConfig = SyntheticConfig(), workers: in
     config_path = os.path.join(root, "synthetic.json")
     if os.path.isfile(config_path):
         with open(config_path) as handle:
-            if json.load(handle) != config.to_json():
-                raise DataError(f"{root} holds synthetic data made with another configuration; "
-                                "use another folder or delete it")
+            stored = json.load(handle)
+        stored.setdefault("scene_version", 1)      # renders from before the version was recorded
+        wanted = config.to_json()
+        if stored != wanted:
+            differing = ", ".join(f"{key} {stored.get(key)!r} (wanted {wanted.get(key)!r})"
+                                  for key in sorted(set(stored) | set(wanted)) if stored.get(key) != wanted.get(key))
+            raise DataError(f"{root} holds synthetic data made with another configuration ({differing}); "
+                            "use another folder or delete it")
     else:
         write_atomic(config_path, json.dumps(config.to_json(), indent=2) + "\n")
     for name, text in _calibration_text(config).items():

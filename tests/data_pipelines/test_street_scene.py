@@ -1,7 +1,12 @@
-"""The renderer that the DDVO tests trust: its depth against closed-form geometry."""
-import numpy as np
+"""The renderer that the DDVO tests trust: its depth against closed-form geometry; the looks'
+layouts; the render cache's scene version."""
+import json
 
-from pipelines import street_scene
+import numpy as np
+import pytest
+
+from pipelines import street_scene, synthetic
+from pipelines.sequences import DataError
 
 
 def test_road_depth_matches_plane_formula():
@@ -34,3 +39,44 @@ def test_relative_pose_maps_reference_points_into_source():
     in_ref = np.linalg.inv(ref) @ world_point
     in_src = np.linalg.inv(src) @ world_point
     np.testing.assert_allclose(street_scene.relative_pose(ref, src) @ in_ref, in_src, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 97000])
+def test_street_look_has_pavements_behind_the_parked_cars(seed):
+    """The street look moves each facade 1.8-3.2 m beyond its kerb; road, kerbs and cars are where
+    the waves look (facades at the kerbs, kept for the DDVO benchmarks) has them."""
+    street, waves = street_scene.default_street(seed), street_scene.default_street(seed, look="waves")
+    left, right = street.surfaces[0].params["kerbs"]
+    assert (left, right) == (waves.surfaces[1].offset, waves.surfaces[2].offset)
+    assert 1.8 <= left - street.surfaces[1].offset <= 3.2 and 1.8 <= street.surfaces[2].offset - right <= 3.2
+    assert len(street.surfaces) == len(waves.surfaces) > 8
+    for car, same in zip(street.surfaces[4:], waves.surfaces[4:]):
+        np.testing.assert_array_equal(car.bounds, same.bounds)
+        assert left < car.bounds[0, 0] < car.bounds[0, 1] < right          # parked on the road, at a kerb
+    # Seen from the street, the pavement is the road plane (exact depth) in slab colours, not asphalt.
+    hit = np.array([[left - 1.0, street_scene.CAM_HEIGHT, 20.0], [0.5 * (left + right), street_scene.CAM_HEIGHT, 20.0]])
+    colours = street_scene.shade(street, hit, np.zeros(2, int))
+    assert colours[0].mean() > colours[1].mean() + 0.1
+
+
+def test_a_render_cache_of_another_scene_version_is_refused(tmp_path):
+    config = synthetic.SyntheticConfig(num_frames=2, height=16, width=52, cameras=("image_02",), velodyne=False,
+                                       stop_start=-1, look="street")
+    root = str(tmp_path / "street")
+    synthetic.generate(root, config, log=lambda *a: None)
+    synthetic.generate(root, config, log=lambda *a: None)                 # the same version: reused
+    path = tmp_path / "street" / "synthetic.json"
+    stored = json.loads(path.read_text())
+    assert stored["scene_version"] == street_scene.SCENE_VERSIONS["street"]
+    del stored["scene_version"]                                          # as written before versions
+    path.write_text(json.dumps(stored))
+    with pytest.raises(DataError, match=r"street.*scene_version 1 \(wanted 2\).*use another folder or delete it"):
+        synthetic.generate(root, config, log=lambda *a: None)
+    # A waves-look cache from before versions were recorded is version 1, the current waves look.
+    waves = synthetic.SyntheticConfig(num_frames=2, height=16, width=52, cameras=("image_02",), velodyne=False,
+                                      stop_start=-1, look="waves")
+    root = str(tmp_path / "waves")
+    synthetic.generate(root, waves, log=lambda *a: None)
+    path = tmp_path / "waves" / "synthetic.json"
+    path.write_text(json.dumps({k: v for k, v in json.loads(path.read_text()).items() if k != "scene_version"}))
+    synthetic.generate(root, waves, log=lambda *a: None)
