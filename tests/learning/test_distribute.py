@@ -29,7 +29,7 @@ SCRIPT = textwrap.dedent('''
     # one strategy object per process: a second MirroredStrategy would reuse collective instance keys
     mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     for mode in sys.argv[2:]:
-        config = TrainConfig(mode=mode, height=32, width=104, width_multiplier=0.25, batch_size=2, ddvo_levels=2)
+        config = TrainConfig(mode=mode, height=32, width=104, width_multiplier=0.25, batch_size=2, ddvo_levels=1)
         # The reference: what each replica computes -- one clip (same shapes, hence the same
         # kernels) with its loss divided by the global batch -- summed and applied by the same
         # SGD on one device, so both sides round w - g identically. (build_learner seeds the
