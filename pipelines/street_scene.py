@@ -18,7 +18,7 @@ Two looks share the road and the cars (same positions for the same seed):
   quick run learned one fixed street layout: image-specific correlation -0.12...0.28).  The
   pavement is what makes a parked car an object: with the facades right behind the cars (the
   look's version 1) the quick run learned them as a bulge of the wall (0.19...0.61); with it they
-  stand out as patches (0.62...0.73 in five runs; bench/results/quick_run.md).
+  stand out as patches (0.55...0.73 in six runs; bench/results/quick_run.md).
 * ``"waves"``: every surface a sum of random sinusoids, facades at the kerb (the look of the DDVO
   benchmark cases in ``bench/ddvo_cases.py``, kept unchanged so those measurements stay comparable).
 
