@@ -1,5 +1,6 @@
 """The renderer that the DDVO tests trust: its depth against closed-form geometry; the looks'
 layouts; the render cache's scene version."""
+import dataclasses
 import json
 
 import numpy as np
@@ -80,8 +81,7 @@ def test_a_render_cache_of_another_scene_version_is_refused(tmp_path):
     with pytest.raises(DataError, match=r"street.*scene_version 1 \(wanted 2\).*use another folder or delete it"):
         synthetic.generate(root, config, log=lambda *a: None)
     # A waves-look cache from before versions were recorded is version 1, the current waves look.
-    waves = synthetic.SyntheticConfig(num_frames=2, height=16, width=52, cameras=("image_02",), velodyne=False,
-                                      stop_start=-1, look="waves")
+    waves = dataclasses.replace(config, look="waves")
     root = str(tmp_path / "waves")
     synthetic.generate(root, waves, log=lambda *a: None)
     path = tmp_path / "waves" / "synthetic.json"
